@@ -1,0 +1,165 @@
+import { ToolError } from "../shared/errors.ts";
+import type { Logger } from "../shared/log.ts";
+import type { CallFrame, Frame } from "../shared/protocol.ts";
+import { toolDescriptor } from "../shared/tool.ts";
+import type { AgentConfig } from "./config.ts";
+import { CallLedger, type Outcome } from "./ledger.ts";
+import { PveClient } from "./pve.ts";
+import type { AgentTool, ToolContext } from "./tools/registry.ts";
+import { Tunnel } from "./tunnel.ts";
+
+export const AGENT_VERSION = "0.1.0";
+
+/** A counting semaphore whose waits end on abort. */
+class Slots {
+  private free: number;
+  private waiters: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async take(signal: AbortSignal): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== grant);
+        reject(new ToolError("cancelled", "call cancelled while waiting for a free slot"));
+      };
+      this.waiters.push(grant);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+/** The agent daemon: owns the tunnel, the PVE client, the tools and the call ledger. */
+export class ProxmoxAgent {
+  readonly tunnel: Tunnel;
+  readonly ledger: CallLedger;
+  private readonly pve: PveClient;
+  private readonly tools: Map<string, AgentTool>;
+  private readonly controllers = new Map<string, AbortController>();
+  private readonly slots: Slots;
+  private clockOffsetMs = 0;
+  private readonly log: Logger;
+
+  constructor(cfg: AgentConfig, tools: Map<string, AgentTool>, privateKeyPem: string, log: Logger) {
+    this.log = log;
+    this.tools = tools;
+    this.pve = new PveClient(cfg.pve);
+    this.ledger = new CallLedger(cfg.state_dir);
+    this.slots = new Slots(cfg.max_concurrency);
+    this.tunnel = new Tunnel({
+      url: cfg.worker_url,
+      agentId: cfg.agent_id,
+      privateKeyPem,
+      heartbeatMs: cfg.heartbeat_ms,
+      reconnectMaxMs: cfg.reconnect_max_ms,
+      log,
+      hello: () => ({
+        agent: { id: cfg.agent_id, version: AGENT_VERSION, capabilities: ["chunks", "ack", "progress", "cancel"] },
+        tools: [...this.tools.values()].map((t) => toolDescriptor(t.def)),
+      }),
+      onFrame: (frame) => this.onFrame(frame),
+    });
+  }
+
+  start(): void {
+    this.tunnel.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.tunnel.stop();
+    for (const c of this.controllers.values()) c.abort();
+    await this.pve.close();
+  }
+
+  private onFrame(frame: Frame): void {
+    switch (frame.t) {
+      case "welcome":
+        this.clockOffsetMs = frame.now - Date.now();
+        return;
+      case "call":
+        return this.onCall(frame);
+      case "cancel":
+        this.controllers.get(frame.id)?.abort(new ToolError("cancelled", frame.reason ?? "cancelled by the client"));
+        return;
+      case "ack":
+        this.ledger.ack(frame.ids);
+        return;
+      case "error":
+        this.log.warn("worker reported an error", { code: frame.code, message: frame.message });
+        return;
+      default:
+        this.log.debug("ignoring frame", { t: frame.t });
+    }
+  }
+
+  private onCall(frame: CallFrame): void {
+    const tool = this.tools.get(frame.tool);
+    const mutating = tool?.def.mutating ?? false;
+    const outcome = this.ledger.run(frame.id, frame.tool, mutating, (note) => this.execute(frame, tool, note));
+    void outcome.then((o) => this.reply(frame.id, o));
+  }
+
+  private async execute(frame: CallFrame, tool: AgentTool | undefined, note: ToolContext["note"]) {
+    if (!tool) throw new ToolError("unknown_tool", `this agent has no tool named ${frame.tool}`);
+    if (!frame.principal.scopes.includes(tool.def.scope)) {
+      throw new ToolError("missing_scope", `${frame.tool} needs the ${tool.def.scope} scope, which the caller's token lacks`);
+    }
+    const deadline = frame.deadline - this.clockOffsetMs;
+    const controller = new AbortController();
+    this.controllers.set(frame.id, controller);
+    const timer = setTimeout(() => controller.abort(new ToolError("deadline_exceeded", "the call's deadline passed")), Math.max(0, deadline - Date.now()));
+    try {
+      await this.slots.take(controller.signal);
+      try {
+        const ctx: ToolContext = {
+          callId: frame.id,
+          principal: frame.principal,
+          signal: controller.signal,
+          deadline,
+          pve: this.pve,
+          log: this.log,
+          note,
+          progress: (progress, total, message) => {
+            this.tunnel.send({ t: "progress", id: frame.id, progress, total, message });
+          },
+        };
+        return await abortable(tool.run(frame.args, ctx), controller.signal);
+      } finally {
+        this.slots.release();
+      }
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(frame.id);
+    }
+  }
+
+  private reply(id: string, outcome: Outcome): void {
+    const sent = outcome.ok
+      ? this.tunnel.send({ t: "result", id, result: outcome.result })
+      : this.tunnel.send({ t: "error", id, code: outcome.code, message: outcome.message, retryable: outcome.retryable, details: outcome.details });
+    if (!sent) this.log.info("result kept until the worker asks again", { call_id: id });
+  }
+}
+
+/** Ends with the signal's reason as soon as the call is aborted, even if the handler ignores the signal. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

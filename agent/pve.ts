@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import type { TLSSocket } from "node:tls";
+import { proxmoxApi, type ApiRequestable, type Proxmox } from "proxmox-api";
+import { Agent, buildConnector, fetch } from "undici";
+import { z } from "zod";
+import { ToolError } from "../shared/errors.ts";
+import type { PveEndpointConfig } from "./config.ts";
+
+/** Per-request context: cancellation and the call id, sent as X-Call-Id so a mutation can be traced. */
+export interface PveRequestContext {
+  signal?: AbortSignal;
+  callId?: string;
+}
+
+const envelope = z.object({ data: z.unknown(), errors: z.record(z.string(), z.string()).optional(), message: z.string().optional() });
+const READ_RETRIES = 2;
+
+/**
+ * The agent's PVE client. proxmox-api gives the typed path tree (`api.nodes.$(node).status.$get()`);
+ * this class is its request engine, because the stock engine retries every request once after a
+ * connection error (a POST that reached PVE would run twice) and cannot pin a certificate.
+ */
+export class PveClient {
+  private readonly dispatcher: Agent;
+  private readonly base: URL;
+  private readonly auth: string;
+  private readonly timeoutMs: number;
+
+  constructor(cfg: PveEndpointConfig) {
+    this.base = new URL(cfg.url);
+    this.auth = `PVEAPIToken=${cfg.token_id}=${cfg.token_secret}`;
+    this.timeoutMs = cfg.timeout_ms;
+    this.dispatcher = new Agent({ connect: tlsConnector(cfg), keepAliveTimeout: 30_000 });
+  }
+
+  /** A proxmox-api path tree bound to one request context. */
+  api(ctx: PveRequestContext = {}): Proxmox.Api {
+    const engine: ApiRequestable = { doRequest: (method, path, _template, params) => this.request(method, path, params, ctx) };
+    return proxmoxApi(engine);
+  }
+
+  /** Sends one API request and returns `data`; PVE's failures become ToolError("pve_error") with PVE's own message. */
+  async request(method: string, path: string, params: Record<string, unknown> = {}, ctx: PveRequestContext = {}): Promise<unknown> {
+    method = method.toUpperCase();
+    const idempotent = method === "GET";
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(method, path, params, ctx);
+      } catch (err) {
+        const retry = idempotent && attempt < READ_RETRIES && isConnectionError(err) && !ctx.signal?.aborted;
+        if (!retry) throw toPveError(err, method, path);
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private async once(method: string, path: string, params: Record<string, unknown>, ctx: PveRequestContext): Promise<unknown> {
+    const url = new URL(`/api2/json${path.startsWith("/") ? path : `/${path}`}`, this.base);
+    const form = encodeParams(params);
+    const headers: Record<string, string> = { Authorization: this.auth, Accept: "application/json" };
+    if (ctx.callId) headers["X-Call-Id"] = ctx.callId;
+    let body: string | undefined;
+    if (method === "GET" || method === "DELETE") url.search = form.toString();
+    else {
+      body = form.toString();
+      headers["Content-Type"] = "application/x-www-form-urlencoded";
+    }
+    const signals = [AbortSignal.timeout(this.timeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
+    const res = await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: AbortSignal.any(signals) });
+    const text = await res.text();
+    const parsed = parseEnvelope(text);
+    if (res.ok) {
+      if (!parsed) throw new ToolError("pve_error", `PVE answered ${method} ${path} with a body that is not PVE's JSON envelope`);
+      return parsed.data;
+    }
+    throw pveFailure(res.status, res.statusText, parsed, method, path);
+  }
+}
+
+function parseEnvelope(text: string): z.infer<typeof envelope> | undefined {
+  try {
+    const result = envelope.safeParse(JSON.parse(text));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** PVE puts its error text in the HTTP status line (and, since PVE 7, in `message`); parameter errors in `errors`. */
+function pveFailure(status: number, statusText: string, body: z.infer<typeof envelope> | undefined, method: string, path: string): ToolError {
+  const message = (body?.message ?? statusText ?? "").trim() || `HTTP ${status}`;
+  const perParam = body?.errors ? Object.entries(body.errors).map(([k, v]) => `${k}: ${v.trim()}`) : [];
+  const text = perParam.length ? `${message} ${perParam.join("; ")}` : message;
+  return new ToolError("pve_error", text, { status, method, path, ...(body?.errors ? { errors: body.errors } : {}) });
+}
+
+function toPveError(err: unknown, method: string, path: string): ToolError {
+  if (err instanceof ToolError) return err;
+  const e = err as Error & { cause?: Error & { code?: string } };
+  if (e?.name === "AbortError" || e?.name === "TimeoutError") {
+    return new ToolError(e.name === "TimeoutError" ? "deadline_exceeded" : "cancelled", `PVE request ${method} ${path} was ${e.name === "TimeoutError" ? "timed out" : "cancelled"}`);
+  }
+  const cause = e?.cause?.message ?? e?.message ?? String(err);
+  return new ToolError("pve_error", `cannot reach PVE for ${method} ${path}: ${cause}`, { method, path, connection: true });
+}
+
+function isConnectionError(err: unknown): boolean {
+  const e = err as { name?: string; cause?: unknown };
+  return e?.name === "TypeError" && e.cause !== undefined && !(err instanceof ToolError);
+}
+
+function encodeParams(params: Record<string, unknown>): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    for (const item of Array.isArray(value) ? value : [value]) {
+      form.append(key, typeof item === "boolean" ? (item ? "1" : "0") : String(item));
+    }
+  }
+  return form;
+}
+
+/**
+ * TLS to PVE: with a CA file, normal verification; with a pinned fingerprint, the chain cannot verify
+ * (PVE signs with its own cluster CA), so the leaf certificate is compared with the pin on connect and
+ * the socket is destroyed before any request is written if it differs.
+ */
+function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
+  if (!cfg.fingerprint) {
+    return buildConnector(cfg.ca_file ? { ca: readFileSync(cfg.ca_file) } : {});
+  }
+  const pin = cfg.fingerprint;
+  const connect = buildConnector({ rejectUnauthorized: false });
+  return (options, callback) => {
+    connect(options, (err, socket) => {
+      if (err || !socket) return callback(err ?? new Error("no socket"), null);
+      const seen = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
+      if (seen !== pin) {
+        socket.destroy();
+        return callback(new Error(`PVE certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pin}`), null);
+      }
+      callback(null, socket);
+    });
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,137 @@
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  importJWK,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTVerifyGetKey,
+  type KeyObject,
+} from "jose";
+import { AGENT_TOKEN_AUDIENCE, AGENT_TOKEN_TYPE, scopeSchema, type Principal, type Scope } from "../shared/protocol.ts";
+import type { WorkerConfig } from "./config.ts";
+
+/** A refused request: the status, the OAuth error code, and a sentence saying what was wrong. */
+export class AuthError extends Error {
+  readonly status: 401 | 403;
+  readonly error: string;
+  readonly scope?: string;
+  constructor(status: 401 | 403, error: string, description: string, scope?: string) {
+    super(description);
+    this.status = status;
+    this.error = error;
+    this.scope = scope;
+  }
+}
+
+type Key = CryptoKey | KeyObject | Uint8Array;
+type Verifier = Key | JWTVerifyGetKey;
+
+function bearer(header: string | undefined | null): string {
+  if (!header) throw new AuthError(401, "invalid_request", "no bearer token: send Authorization: Bearer <JWT>");
+  const match = /^Bearer\s+([A-Za-z0-9_\-.]+)$/i.exec(header.trim());
+  if (!match) throw new AuthError(401, "invalid_request", "Authorization header is not 'Bearer <JWT>'");
+  return match[1];
+}
+
+async function importPublicKey(text: string, alg: string): Promise<Key> {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{")) return importJWK(JSON.parse(trimmed) as JWK, alg) as Promise<Key>;
+  return importSPKI(trimmed.replace(/\\n/g, "\n"), alg);
+}
+
+/** jose's messages are precise ("\"exp\" claim timestamp check failed"); keep them, under a stable error code. */
+function describeJoseError(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return `token rejected: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`;
+}
+
+/** Verifies client bearer tokens: pinned algorithms, required iss/aud/exp, bounded clock tolerance. */
+export function createClientVerifier(cfg: WorkerConfig): (header: string | undefined | null) => Promise<Principal> {
+  const algorithms = cfg.JWT_ALGORITHMS ?? (cfg.JWT_SECRET ? ["HS256"] : ["EdDSA", "ES256", "RS256"]);
+  let keyPromise: Promise<Verifier> | undefined;
+  const key = (): Promise<Verifier> => {
+    keyPromise ??= (async (): Promise<Verifier> => {
+      if (cfg.JWT_SECRET) return new TextEncoder().encode(cfg.JWT_SECRET);
+      if (cfg.JWT_JWKS_URL) return createRemoteJWKSet(new URL(cfg.JWT_JWKS_URL));
+      return importPublicKey(cfg.JWT_PUBLIC_KEY as string, algorithms[0]);
+    })();
+    return keyPromise;
+  };
+  return async (header) => {
+    const token = bearer(header);
+    let typ: string | undefined;
+    try {
+      typ = decodeProtectedHeader(token).typ;
+    } catch {
+      throw new AuthError(401, "invalid_token", "token is not a JWT");
+    }
+    if (typ === AGENT_TOKEN_TYPE) throw new AuthError(401, "invalid_token", "an agent credential cannot open an MCP session");
+    let payload;
+    try {
+      const verifier = await key();
+      const options = {
+        algorithms,
+        issuer: cfg.JWT_ISSUER,
+        audience: cfg.JWT_AUDIENCE,
+        clockTolerance: cfg.JWT_CLOCK_TOLERANCE_S,
+        requiredClaims: ["exp", "iss", "aud", "sub"],
+      };
+      ({ payload } = typeof verifier === "function" ? await jwtVerify(token, verifier, options) : await jwtVerify(token, verifier, options));
+    } catch (err) {
+      throw new AuthError(401, "invalid_token", describeJoseError(err));
+    }
+    return { sub: String(payload.sub), scopes: scopesOf(payload.scope ?? payload.scp) };
+  };
+}
+
+function scopesOf(claim: unknown): Scope[] {
+  const words = typeof claim === "string" ? claim.split(/\s+/) : Array.isArray(claim) ? claim.map(String) : [];
+  return words.filter((w): w is Scope => scopeSchema.safeParse(w).success);
+}
+
+/**
+ * Verifies an agent's connection token: EdDSA only, signed by the key registered for the agent named
+ * in `sub`, with the agent audience and token type, and at most a few minutes old.
+ */
+export function createAgentVerifier(cfg: WorkerConfig): (header: string | undefined | null) => Promise<string> {
+  const keys = new Map<string, Promise<Key>>();
+  const keyFor = (agentId: string): Promise<Key> => {
+    let key = keys.get(agentId);
+    if (!key) {
+      const raw = cfg.AGENT_KEYS[agentId];
+      if (raw === undefined) throw new AuthError(401, "invalid_token", `agent '${agentId}' is not registered with this worker`);
+      key = typeof raw === "string" ? importPublicKey(raw, "EdDSA") : (importJWK(raw as JWK, "EdDSA") as Promise<Key>);
+      keys.set(agentId, key);
+    }
+    return key;
+  };
+  return async (header) => {
+    const token = bearer(header);
+    let agentId: string;
+    try {
+      agentId = String(decodeJwt(token).sub ?? "");
+    } catch {
+      throw new AuthError(401, "invalid_token", "agent token is not a JWT");
+    }
+    if (!agentId) throw new AuthError(401, "invalid_token", "agent token has no sub");
+    const key = await keyFor(agentId);
+    try {
+      await jwtVerify(token, key, {
+        algorithms: ["EdDSA"],
+        typ: AGENT_TOKEN_TYPE,
+        audience: AGENT_TOKEN_AUDIENCE,
+        issuer: agentId,
+        subject: agentId,
+        maxTokenAge: "5m",
+        clockTolerance: 60,
+        requiredClaims: ["exp", "iat"],
+      });
+    } catch (err) {
+      throw new AuthError(401, "invalid_token", describeJoseError(err));
+    }
+    return agentId;
+  };
+}

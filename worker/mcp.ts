@@ -1,0 +1,97 @@
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ToolError, toToolError } from "../shared/errors.ts";
+import { principalSchema, type Principal } from "../shared/protocol.ts";
+import type { AgentSession } from "./hub.ts";
+
+export const SERVER_NAME = "proxmox-mcp";
+export const SERVER_VERSION = "0.1.0";
+
+const instructions =
+  "Tools for administering Proxmox VE through an agent on the host. Arguments use PVE's own names (node, vmid, upid). " +
+  "Tools that change state say so in their annotations; tool errors start with a [code] and say whether a retry makes sense.";
+
+export function authInfoOf(principal: Principal): AuthInfo {
+  return { token: "", clientId: principal.sub, scopes: principal.scopes, extra: { sub: principal.sub } };
+}
+
+function principalOf(authInfo: AuthInfo | undefined): Principal {
+  const parsed = principalSchema.safeParse({ sub: authInfo?.clientId, scopes: authInfo?.scopes });
+  if (!parsed.success) throw new ToolError("missing_scope", "the request carried no verified identity");
+  return parsed.data;
+}
+
+/** A tool error as MCP carries it: readable text with the stable code, plus the code in _meta. */
+export function toolErrorResult(err: unknown): CallToolResult {
+  const e = toToolError(err);
+  const retry = e.retryable ? " This can be retried." : "";
+  return {
+    isError: true,
+    content: [{ type: "text", text: `[${e.code}] ${e.message}${retry}` }],
+    _meta: { code: e.code, retryable: e.retryable, ...(e.details ? { details: e.details } : {}) },
+  };
+}
+
+export interface McpServerOptions {
+  agent: () => AgentSession | undefined;
+  callTimeoutMs: number;
+}
+
+/**
+ * One MCP server per client session, built on the SDK's low-level Server because the tool list is not
+ * known at build time: it is the connected agent's catalog.
+ */
+export function createMcpServer(opts: McpServerOptions): Server {
+  const server = new Server({ name: SERVER_NAME, version: SERVER_VERSION }, {
+    capabilities: { tools: { listChanged: true } },
+    instructions,
+    // The cfworker validator needs no code generation, which Workers forbid; used on Node too so both behave alike.
+    jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+  });
+
+  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
+    const principal = principalOf(extra.authInfo);
+    const catalog = opts.agent()?.catalog ?? [];
+    return {
+      tools: catalog
+        .filter((t) => principal.scopes.includes(t.scope))
+        .map((t) => ({ name: t.name, title: t.title, description: t.description, inputSchema: t.inputSchema as never, outputSchema: t.outputSchema as never, annotations: t.annotations })),
+    };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    try {
+      const principal = principalOf(extra.authInfo);
+      const agent = opts.agent();
+      if (!agent) throw new ToolError("agent_offline", "no agent is configured for this endpoint (set DEFAULT_AGENT or register one agent)");
+      const name = req.params.name;
+      const tool = agent.catalog.find((t) => t.name === name);
+      if (!tool) throw agent.connected ? new ToolError("unknown_tool", `no tool named '${name}'; call tools/list to see the tools`) : agent.offlineError();
+      if (!principal.scopes.includes(tool.scope)) {
+        throw new ToolError("missing_scope", `${name} needs the '${tool.scope}' scope; this token has: ${principal.scopes.join(", ") || "none"}`);
+      }
+      const progressToken = req.params._meta?.progressToken;
+      const result = await agent.call({
+        tool: name,
+        args: (req.params.arguments ?? {}) as Record<string, unknown>,
+        principal,
+        timeoutMs: opts.callTimeoutMs,
+        signal: extra.signal,
+        requestId: String(extra.requestId),
+        onProgress:
+          progressToken === undefined
+            ? undefined
+            : (progress, total, message) =>
+                void extra
+                  .sendNotification({ method: "notifications/progress", params: { progressToken, progress, total, message } })
+                  .catch(() => undefined),
+      });
+      return { content: [{ type: "text", text: result.text }], ...(result.structured ? { structuredContent: result.structured } : {}) };
+    } catch (err) {
+      return toolErrorResult(err);
+    }
+  });
+  return server;
+}
