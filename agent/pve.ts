@@ -35,7 +35,9 @@ export class PveClient {
 
   /** A proxmox-api path tree bound to one request context. */
   api(ctx: PveRequestContext = {}): Proxmox.Api {
-    const engine: ApiRequestable = { doRequest: (method, path, _template, params) => this.request(method, path, params, ctx) };
+    const engine: ApiRequestable = {
+      doRequest: (method, path, _template, params) => this.request(method, path.replace(/^\/api2\/json/, ""), params, ctx),
+    };
     return proxmoxApi(engine);
   }
 
@@ -134,7 +136,8 @@ function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
     return buildConnector(cfg.ca_file ? { ca: readFileSync(cfg.ca_file) } : {});
   }
   const pin = cfg.fingerprint;
-  const connect = buildConnector({ rejectUnauthorized: false });
+  // No TLS session resumption: a resumed TLS 1.3 session carries no peer certificate to compare.
+  const connect = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return (options, callback) => {
     connect(options, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error("no socket"), null);

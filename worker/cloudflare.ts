@@ -3,7 +3,7 @@ import { decodeJwt } from "jose";
 import { createLogger } from "../shared/log.ts";
 import { PING_TEXT, PONG_TEXT, helloFrame, type HelloFrame } from "../shared/protocol.ts";
 import { createApp } from "./app.ts";
-import { defaultAgentId, parseWorkerConfig } from "./config.ts";
+import { defaultAgentId, parseWorkerConfig, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
 import { createMcpServer } from "./mcp.ts";
 import { McpSessions } from "./sessions.ts";
@@ -45,6 +45,7 @@ export class AgentHub extends DurableObject<Env> {
     let agentId = "";
     this.sessions = new McpSessions({
       maxBodyBytes: config.MAX_BODY_BYTES,
+      secret: sessionSecret(config),
       newServer: () => createMcpServer({ agent: () => (agentId ? this.hub.get(agentId) : undefined), callTimeoutMs: config.CALL_TIMEOUT_MS }),
     });
     this.app = createApp({

@@ -51,6 +51,8 @@ export const workerConfigSchema = z
     RECONNECT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     HEARTBEAT_MS: z.coerce.number().int().min(1000).max(120_000).default(10_000),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+    /** Signs MCP session ids so sessions survive a restart; defaults to one derived from JWT_SECRET. */
+    SESSION_SECRET: z.string().min(32).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   })
   .superRefine((cfg, ctx) => {
@@ -71,6 +73,11 @@ export function parseWorkerConfig(env: Record<string, unknown>): WorkerConfig {
   const parsed = workerConfigSchema.safeParse(strings);
   if (!parsed.success) throw new Error(`invalid worker configuration: ${formatZodError(parsed.error)}`);
   return parsed.data;
+}
+
+/** The key that signs session ids: SESSION_SECRET, else JWT_SECRET, else random (sessions then end with the process). */
+export function sessionSecret(cfg: WorkerConfig): string {
+  return cfg.SESSION_SECRET ?? cfg.JWT_SECRET ?? crypto.randomUUID() + crypto.randomUUID();
 }
 
 /** The agent that /mcp relays to. */

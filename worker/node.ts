@@ -1,17 +1,13 @@
-import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
-import { serve, type ServerType } from "@hono/node-server";
+import { serve, upgradeWebSocket, type ServerType } from "@hono/node-server";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createLogger } from "../shared/log.ts";
 import { MAX_FRAME_BYTES } from "../shared/protocol.ts";
 import { createApp } from "./app.ts";
-import { parseWorkerConfig } from "./config.ts";
+import { parseWorkerConfig, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
 import { createMcpServer } from "./mcp.ts";
 import { McpSessions } from "./sessions.ts";
-
-type UpgradeEnv = { incoming: IncomingMessage; socket: Duplex; head: Buffer };
 
 export interface NodeWorker {
   url: string;
@@ -36,6 +32,7 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
     if (!sessions) {
       sessions = new McpSessions({
         maxBodyBytes: config.MAX_BODY_BYTES,
+        secret: sessionSecret(config),
         newServer: () => createMcpServer({ agent: () => hub.get(agentId), callTimeoutMs: config.CALL_TIMEOUT_MS }),
       });
       sessionsByAgent.set(agentId, sessions);
@@ -51,37 +48,32 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
     log,
     sessionsFor,
     upgradeAgent: (c, agentId) => {
-      const { incoming, socket, head } = c.env as UpgradeEnv;
-      wss.handleUpgrade(incoming, socket, head, (ws) => {
-        const session = hub.get(agentId);
-        const link: AgentSocket = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
-        alive.add(ws);
-        ws.on("pong", () => alive.add(ws));
-        ws.on("message", (data, isBinary) => (isBinary ? ws.close(1003, "text frames only") : session.receive(link, data.toString())));
-        ws.on("close", (code) => session.detach(link, `closed (${code})`));
-        ws.on("error", (err) => log.warn("agent socket error", { agent: agentId, error: err.message }));
-        session.attach(link);
-      });
-      return new Response(null, { status: 101 });
+      const session = hub.get(agentId);
+      let link: AgentSocket | undefined;
+      const upgrade = upgradeWebSocket(() => ({
+        onOpen: (_evt, ws) => {
+          const raw = ws.raw as WebSocket;
+          link = { send: (text) => raw.send(text), close: (code, reason) => raw.close(code, reason) };
+          alive.add(raw);
+          raw.on("pong", () => alive.add(raw));
+          session.attach(link);
+        },
+        onMessage: (evt, ws) => {
+          if (typeof evt.data !== "string") return ws.close(1003, "text frames only");
+          if (link) session.receive(link, evt.data);
+        },
+        onClose: (evt) => link && session.detach(link, `closed (${evt.code})`),
+        onError: (evt) => log.warn("agent socket error", { agent: agentId, error: String((evt as ErrorEvent).error) }),
+      }));
+      return upgrade(c, async () => undefined) as Promise<Response>;
     },
   });
 
   const host = env.HOST ?? "127.0.0.1";
   const port = Number(env.PORT ?? 8787);
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, hostname: host, port, websocket: { server: wss } }, () => resolve(s));
   });
-  server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
-    void handleUpgrade(incoming, socket, head);
-  });
-
-  async function handleUpgrade(incoming: IncomingMessage, socket: Duplex, head: Buffer) {
-    const url = `http://${incoming.headers.host ?? "localhost"}${incoming.url ?? "/"}`;
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(incoming.headers)) if (typeof v === "string") headers.set(k, v);
-    const res = await app.fetch(new Request(url, { method: "GET", headers }), { incoming, socket, head } satisfies UpgradeEnv);
-    if (res.status !== 101) writeRawResponse(socket, res);
-  }
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -104,21 +96,12 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
     close: async () => {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Open SSE streams and keep-alive sockets would hold close() forever.
+      (server as import("node:http").Server).closeAllConnections?.();
+      await closed;
     },
   };
-}
-
-/** Answers a refused upgrade on the raw socket (the HTTP server hands upgrades over before Hono sees them). */
-function writeRawResponse(socket: Duplex, res: Response): void {
-  void res.text().then((body) => {
-    const lines = [`HTTP/1.1 ${res.status} ${res.statusText || "Error"}`];
-    res.headers.forEach((v, k) => {
-      if (k !== "content-length") lines.push(`${k}: ${v}`);
-    });
-    lines.push(`content-length: ${Buffer.byteLength(body)}`, "connection: close");
-    socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
-  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

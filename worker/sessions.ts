@@ -1,7 +1,9 @@
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { z } from "zod";
 import type { Principal } from "../shared/protocol.ts";
 import { authInfoOf } from "./mcp.ts";
+import { SessionIds } from "./session-id.ts";
 import { SseTransport } from "./sse.ts";
 
 interface Session {
@@ -18,7 +20,18 @@ const MAX_SESSIONS = 1_000;
 export interface SessionOptions {
   newServer: () => Server;
   maxBodyBytes: number;
+  /** Signs session ids; must be stable across restarts for sessions to survive them. */
+  secret: string;
 }
+
+const initializeRequest = z.object({
+  method: z.literal("initialize"),
+  params: z.object({
+    protocolVersion: z.string(),
+    capabilities: z.record(z.string(), z.unknown()),
+    clientInfo: z.object({ name: z.string(), version: z.string() }).loose(),
+  }),
+});
 
 /**
  * MCP sessions, kept in memory where the agent's connection lives (the Node process, or the agent's
@@ -27,10 +40,13 @@ export interface SessionOptions {
  */
 export class McpSessions {
   private sessions = new Map<string, Session>();
+  private reviving = new Map<string, Promise<Session | undefined>>();
   private readonly opts: SessionOptions;
+  private readonly ids: SessionIds;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
+    this.ids = new SessionIds(opts.secret);
   }
 
   get size(): number {
@@ -42,25 +58,70 @@ export class McpSessions {
     const sid = req.headers.get("mcp-session-id");
     const authInfo = authInfoOf(principal);
     if (sid) {
-      const session = this.lookup(sid, principal);
+      const session = this.lookup(sid, principal) ?? (await this.revive(sid, principal, req.url));
       if (!session?.streamable) return sessionNotFound();
       return session.streamable.handleRequest(req, { authInfo });
     }
     if (req.method !== "POST") return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required; start with an initialize POST");
+    let body: unknown;
+    try {
+      body = await req.json();
+    } catch {
+      return jsonRpcError(400, -32700, "Parse error: the body is not JSON");
+    }
+    const init = initializeRequest.safeParse(body);
+    const id = init.success
+      ? await this.ids.mint({ sub: principal.sub, pv: init.data.params.protocolVersion, caps: init.data.params.capabilities, ci: init.data.params.clientInfo })
+      : crypto.randomUUID();
     this.sweep();
+    return this.open(id, principal, req, body);
+  }
+
+  private async open(id: string, principal: Principal, req: Request, parsedBody?: unknown): Promise<Response> {
     const server = this.opts.newServer();
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => crypto.randomUUID(),
+      sessionIdGenerator: () => id,
       maxRequestBodySize: this.opts.maxBodyBytes,
-      onsessioninitialized: (id) => {
-        this.sessions.set(id, { sub: principal.sub, server, streamable: transport, lastSeen: Date.now() });
+      onsessioninitialized: (sid) => {
+        this.sessions.set(sid, { sub: principal.sub, server, streamable: transport, lastSeen: Date.now() });
       },
-      onsessionclosed: (id) => {
-        this.sessions.delete(id);
+      onsessionclosed: (sid) => {
+        this.sessions.delete(sid);
       },
     });
     await server.connect(transport);
-    return transport.handleRequest(req, { authInfo });
+    return transport.handleRequest(req, { authInfo: authInfoOf(principal), ...(parsedBody === undefined ? {} : { parsedBody }) });
+  }
+
+  /**
+   * Rebuilds a session this process does not know (it restarted, or the Durable Object was evicted) from
+   * its signed id, by replaying the client's initialize; only for the subject that opened it.
+   */
+  private revive(sid: string, principal: Principal, url: string): Promise<Session | undefined> {
+    let pending = this.reviving.get(sid);
+    if (!pending) {
+      pending = this.rebuild(sid, principal, url).finally(() => this.reviving.delete(sid));
+      this.reviving.set(sid, pending);
+    }
+    return pending;
+  }
+
+  private async rebuild(sid: string, principal: Principal, url: string): Promise<Session | undefined> {
+    if (this.sessions.has(sid)) return this.lookup(sid, principal);
+    const claims = await this.ids.verify(sid);
+    if (!claims || claims.sub !== principal.sub) return undefined;
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const init = { jsonrpc: "2.0", id: "revive", method: "initialize", params: { protocolVersion: claims.pv, capabilities: claims.caps, clientInfo: claims.ci } };
+    await (await this.open(sid, principal, new Request(url, { method: "POST", headers, body: JSON.stringify(init) }))).text();
+    const session = this.sessions.get(sid);
+    if (!session?.streamable) return undefined;
+    const initialized = new Request(url, {
+      method: "POST",
+      headers: { ...headers, "mcp-session-id": sid, "mcp-protocol-version": claims.pv },
+      body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }),
+    });
+    await (await session.streamable.handleRequest(initialized, { authInfo: authInfoOf(principal) })).text();
+    return session;
   }
 
   /** Legacy HTTP+SSE: GET opens the event stream that announces where to POST. */

@@ -105,10 +105,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await stack.agentConnected(true);
     },
     async agentConnected(connected = true) {
-      await waitFor(async () => {
-        const h = await health();
-        return h.agents.some((a) => a.id === agentId && a.connected === connected) || (!connected && h.agents.length === 0);
-      }, `agent ${connected ? "connected" : "disconnected"}\n${stack.agent?.output().slice(-2000) ?? ""}`, 20_000);
+      try {
+        await waitFor(async () => {
+          const h = await health();
+          return h.agents.some((a) => a.id === agentId && a.connected === connected) || (!connected && h.agents.length === 0);
+        }, `agent ${connected ? "connected" : "disconnected"}`, 20_000);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\nagent output:\n${stack.agent?.output().slice(-3000) ?? ""}`);
+      }
     },
     async restartWorker() {
       await worker.restart();
