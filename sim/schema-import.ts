@@ -1,0 +1,85 @@
+/**
+ * Regenerates `sim/pve-api.json` from the published PVE API dumps:
+ *
+ *   node sim/schema-import.ts <dir>   (the PVE API dumps, e.g. /work/shared/pve-api)
+ *
+ * The endpoint list comes from `pve-endpoints.json` (flat, one entry per path and method, with the
+ * `returns_upid` heuristic). Two things that list flattens away are taken from the API viewer tree
+ * `pve-apidoc.json` for the same path and method: `additionalProperties` (PVE::JSONSchema only refuses
+ * unknown parameters when it is 0) and the full key schema of property-string formats (the flat
+ * list keeps only `format_keys`). Prose (descriptions, typetext) is dropped to keep the file small.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+const flatEndpoint = z.looseObject({
+  path: z.string(),
+  method: z.enum(["GET", "POST", "PUT", "DELETE"]),
+  name: z.string(),
+  allowtoken: z.union([z.number(), z.boolean()]).optional(),
+  protected: z.boolean().optional(),
+  proxyto: z.string().nullable().optional(),
+  permissions: z.unknown().optional(),
+  returns: z.unknown().optional(),
+  returns_upid: z.boolean().optional(),
+});
+const flatFile = z.object({ source: z.string(), endpoints: z.array(flatEndpoint) });
+
+interface TreeNode {
+  path: string;
+  info?: Record<string, { parameters?: Record<string, unknown> }>;
+  children?: TreeNode[];
+}
+
+const proseKeys = new Set(["description", "verbose_description", "typetext", "format_description", "title", "completion"]);
+
+/** Deep copy without the human prose; the validator never reads it. */
+function stripProse(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripProse);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!proseKeys.has(k)) out[k] = stripProse(v);
+  }
+  return out;
+}
+
+function indexTree(nodes: TreeNode[], into: Map<string, TreeNode> = new Map()): Map<string, TreeNode> {
+  for (const node of nodes) {
+    into.set(node.path, node);
+    if (node.children) indexTree(node.children, into);
+  }
+  return into;
+}
+
+function main(dir: string): void {
+  const flat = flatFile.parse(JSON.parse(readFileSync(join(dir, "pve-endpoints.json"), "utf8")));
+  const tree = indexTree(JSON.parse(readFileSync(join(dir, "pve-apidoc.json"), "utf8")) as TreeNode[]);
+  const endpoints = flat.endpoints.map((e) => {
+    const parameters = tree.get(e.path)?.info?.[e.method]?.parameters;
+    if (!parameters) throw new Error(`${e.method} ${e.path}: not in pve-apidoc.json`);
+    return {
+      path: e.path,
+      method: e.method,
+      name: e.name,
+      allowtoken: Boolean(e.allowtoken ?? 1),
+      protected: Boolean(e.protected),
+      proxyto: e.proxyto ?? null,
+      permissions: stripProse(e.permissions ?? null),
+      returns_upid: Boolean(e.returns_upid),
+      parameters: stripProse(parameters),
+      returns: stripProse(e.returns ?? null),
+    };
+  });
+  const out = { source: `sim/schema-import.ts from ${flat.source}`, endpoints };
+  writeFileSync(new URL("./pve-api.json", import.meta.url), JSON.stringify(out) + "\n");
+  process.stdout.write(`wrote ${endpoints.length} endpoints\n`);
+}
+
+const dir = process.argv[2];
+if (!dir) {
+  process.stderr.write("usage: node sim/schema-import.ts <directory with pve-endpoints.json and pve-apidoc.json>\n");
+  process.exit(2);
+}
+main(dir);
