@@ -9,6 +9,8 @@ export const errorCodes = [
   "unknown_tool",
   "invalid_arguments",
   "missing_scope",
+  "declined",
+  "confirmation_required",
   "pve_error",
   "outcome_unknown",
   "busy",

@@ -46,7 +46,7 @@ export class AgentHub extends DurableObject<Env> {
     this.sessions = new McpSessions({
       maxBodyBytes: config.MAX_BODY_BYTES,
       secret: sessionSecret(config),
-      newServer: () => createMcpServer({ agent: () => (agentId ? this.hub.get(agentId) : undefined), callTimeoutMs: config.CALL_TIMEOUT_MS }),
+      newServer: () => createMcpServer({ agent: () => (agentId ? this.hub.get(agentId) : undefined), callTimeoutMs: config.CALL_TIMEOUT_MS, confirmDestructive: config.CONFIRM_DESTRUCTIVE }),
     });
     this.app = createApp({
       config,

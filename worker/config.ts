@@ -51,6 +51,12 @@ export const workerConfigSchema = z
     RECONNECT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
     HEARTBEAT_MS: z.coerce.number().int().min(1000).max(120_000).default(10_000),
     MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * Human confirmation of destructive tools: `off` never asks; `elicit` asks through MCP elicitation when the
+     * client supports it and otherwise relies on the client's own confirmation of destructive tools;
+     * `require` asks, and refuses when the client cannot ask.
+     */
+    CONFIRM_DESTRUCTIVE: z.enum(["off", "elicit", "require"]).default("elicit"),
     /** Signs MCP session ids so sessions survive a restart; defaults to one derived from JWT_SECRET. */
     SESSION_SECRET: z.string().min(32).optional(),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -1,9 +1,9 @@
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolRequestSchema, ElicitResultSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ToolError, toToolError } from "../shared/errors.ts";
-import { principalSchema, type Principal } from "../shared/protocol.ts";
+import { principalSchema, type Principal, type ToolDescriptor } from "../shared/protocol.ts";
 import type { AgentSession } from "./hub.ts";
 
 export const SERVER_NAME = "proxmox-mcp";
@@ -37,6 +37,16 @@ export function toolErrorResult(err: unknown): CallToolResult {
 export interface McpServerOptions {
   agent: () => AgentSession | undefined;
   callTimeoutMs: number;
+  confirmDestructive: "off" | "elicit" | "require";
+}
+
+/** Arguments that name what a call acts on, in the order a person reads them. */
+const targetKeys = ["vmid", "node", "snapname", "storage", "volume", "archive", "disk", "upid", "target", "method", "path", "command"];
+const CONFIRM_TIMEOUT_MS = 120_000;
+
+function describeTarget(args: Record<string, unknown>): string {
+  const parts = targetKeys.filter((k) => args[k] !== undefined && args[k] !== "").map((k) => `${k} ${JSON.stringify(args[k])}`);
+  return parts.length ? parts.join(", ") : "the arguments given";
 }
 
 /**
@@ -72,10 +82,12 @@ export function createMcpServer(opts: McpServerOptions): Server {
       if (!principal.scopes.includes(tool.scope)) {
         throw new ToolError("missing_scope", `${name} needs the '${tool.scope}' scope; this token has: ${principal.scopes.join(", ") || "none"}`);
       }
+      const args = (req.params.arguments ?? {}) as Record<string, unknown>;
+      if (tool.annotations.destructiveHint && opts.confirmDestructive !== "off") await confirm(tool, args, extra);
       const progressToken = req.params._meta?.progressToken;
       const result = await agent.call({
         tool: name,
-        args: (req.params.arguments ?? {}) as Record<string, unknown>,
+        args,
         principal,
         timeoutMs: opts.callTimeoutMs,
         signal: extra.signal,
@@ -93,5 +105,30 @@ export function createMcpServer(opts: McpServerOptions): Server {
       return toolErrorResult(err);
     }
   });
+
+  /** Asks the human, through the client, before a destructive call is relayed; nothing is sent unless they accept. */
+  async function confirm(tool: ToolDescriptor, args: Record<string, unknown>, extra: { signal: AbortSignal; sendRequest: Function }) {
+    if (!server.getClientCapabilities()?.elicitation) {
+      if (opts.confirmDestructive === "require") {
+        throw new ToolError("confirmation_required", `${tool.name} is destructive and this server requires a human to confirm it, but this client cannot ask (no MCP elicitation support)`);
+      }
+      return;
+    }
+    const message = `Confirm: ${tool.title ?? tool.name} on ${describeTarget(args)}. This is destructive and cannot be undone.`;
+    const answer = (await extra.sendRequest(
+      {
+        method: "elicitation/create",
+        params: {
+          message,
+          requestedSchema: { type: "object", properties: { confirm: { type: "boolean", title: "Go ahead", description: message } }, required: ["confirm"] },
+        },
+      },
+      ElicitResultSchema,
+      { signal: extra.signal, timeout: CONFIRM_TIMEOUT_MS },
+    )) as { action: string; content?: { confirm?: unknown } };
+    if (answer.action !== "accept" || answer.content?.confirm !== true) {
+      throw new ToolError("declined", `the user did not confirm ${tool.name} on ${describeTarget(args)} (${answer.action}); nothing was done`);
+    }
+  }
   return server;
 }

@@ -33,7 +33,7 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
       sessions = new McpSessions({
         maxBodyBytes: config.MAX_BODY_BYTES,
         secret: sessionSecret(config),
-        newServer: () => createMcpServer({ agent: () => hub.get(agentId), callTimeoutMs: config.CALL_TIMEOUT_MS }),
+        newServer: () => createMcpServer({ agent: () => hub.get(agentId), callTimeoutMs: config.CALL_TIMEOUT_MS, confirmDestructive: config.CONFIRM_DESTRUCTIVE }),
       });
       sessionsByAgent.set(agentId, sessions);
     }

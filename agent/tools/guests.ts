@@ -1,6 +1,6 @@
 import { ToolError } from "../../shared/errors.ts";
 import { paginate } from "../../shared/tool.ts";
-import { guestList, guestPower, guestStatus } from "../../shared/tools/guests.ts";
+import { guestList, guestPower, guestStatus, guestStop } from "../../shared/tools/guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { guestCurrentReply, parseReply, resourcesReply, upidReply } from "./replies.ts";
 import { followTask } from "./tasks.ts";
@@ -36,6 +36,26 @@ async function locate(ctx: ToolContext, vmid: number, node?: string, type?: Gues
   throw new ToolError("pve_error", `no VM or container with vmid ${vmid} exists in the cluster`, { vmid });
 }
 
+interface PowerArgs {
+  vmid: number;
+  action: string;
+  node?: string;
+  type?: GuestType;
+  wait: boolean;
+  wait_seconds: number;
+}
+
+/** POSTs status/<action> and, when asked, follows the task it starts. */
+async function powerAction({ vmid, action, node, type, wait, wait_seconds }: PowerArgs, ctx: ToolContext) {
+  const where = await locate(ctx, vmid, node, type);
+  if (where.type === "lxc" && action === "reset") throw new ToolError("invalid_arguments", "containers cannot be reset; use reboot or stop");
+  const path = `/nodes/${where.node}/${where.type}/${vmid}/status/${action}`;
+  const upid = parseReply(upidReply, await ctx.pve.request("POST", path, {}, ctx), `POST ${path}`);
+  ctx.note({ upid });
+  const outcome = wait ? await followTask(ctx, upid, wait_seconds * 1000) : { upid, status: "running" as const };
+  return { vmid, node: where.node, action, ...outcome };
+}
+
 export const guestTools = [
   implement(guestList, async ({ node, type, status, limit, cursor }, ctx) => {
     const all = (await guestResources(ctx))
@@ -51,13 +71,6 @@ export const guestTools = [
     const s = parseReply(guestCurrentReply, raw, `status of ${vmid}`);
     return { vmid, ...where, status: s.status, name: s.name, uptime: s.uptime, cpu: s.cpu, mem: s.mem, maxmem: s.maxmem, lock: s.lock, qmpstatus: s.qmpstatus };
   }),
-  implement(guestPower, async ({ vmid, action, node, type, wait, wait_seconds }, ctx) => {
-    const where = await locate(ctx, vmid, node, type);
-    if (where.type === "lxc" && action === "reset") throw new ToolError("invalid_arguments", "containers cannot be reset; use reboot or stop");
-    const path = `/nodes/${where.node}/${where.type}/${vmid}/status/${action}`;
-    const upid = parseReply(upidReply, await ctx.pve.request("POST", path, {}, ctx), `POST ${path}`);
-    ctx.note({ upid });
-    const outcome = wait ? await followTask(ctx, upid, wait_seconds * 1000) : { upid, status: "running" as const };
-    return { vmid, node: where.node, action, ...outcome };
-  }),
+  implement(guestPower, (args, ctx) => powerAction(args, ctx)),
+  implement(guestStop, (args, ctx) => powerAction(args, ctx)),
 ];

@@ -60,30 +60,49 @@ export const guestStatus = defineTool({
   }),
 });
 
+const powerOutput = z.object({
+  vmid: z.number().int(),
+  node: z.string(),
+  action: z.string(),
+  upid,
+  status: z.enum(["running", "stopped"]).describe("Task state: running if the wait ended first."),
+  exitstatus: z.string().optional().describe("OK, or the task's error text."),
+});
+
+const taskWait = {
+  wait: z.boolean().default(true).describe("Follow the task until it ends (default true)."),
+  wait_seconds: z.number().int().min(1).max(50).default(45).describe("Longest wait before answering 'still running' with the UPID."),
+};
+
 export const guestPower = defineTool({
   name: "guest_power",
-  title: "Start, stop or restart a guest",
+  title: "Start, shut down or reboot a guest",
   description:
-    "Changes a VM's or container's power state: start, shutdown (clean, asks the guest OS), reboot, suspend, resume, " +
-    "or stop and reset (immediate, like pulling the plug: unsaved data in the guest is lost). " +
-    "Returns the PVE task; with wait=true it follows the task to its end (up to wait_seconds) and returns its exit status.",
+    "Changes a VM's or container's power state cleanly: start, shutdown (asks the guest OS), reboot, suspend, resume. " +
+    "Returns the PVE task; with wait=true (default) it follows the task, reporting progress, and returns its exit status. " +
+    "To cut power without asking the guest, use guest_stop.",
   scope: "proxmox:write",
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
     vmid,
-    action: z.enum(["start", "shutdown", "reboot", "suspend", "resume", "stop", "reset"]),
+    action: z.enum(["start", "shutdown", "reboot", "suspend", "resume"]),
     node: nodeName.optional(),
     type: guestType.optional(),
-    wait: z.boolean().default(true).describe("Follow the task until it ends (default true)."),
-    wait_seconds: z.number().int().min(1).max(50).default(45).describe("Longest wait before answering 'still running'."),
+    ...taskWait,
   }),
-  output: z.object({
-    vmid: z.number().int(),
-    node: z.string(),
-    action: z.string(),
-    upid,
-    status: z.enum(["running", "stopped"]).describe("Task state: running if the wait ended first."),
-    exitstatus: z.string().optional().describe("OK, or the task's error text."),
-  }),
+  output: powerOutput,
+});
+
+export const guestStop = defineTool({
+  name: "guest_stop",
+  title: "Hard-stop or reset a guest",
+  description:
+    "DESTRUCTIVE: stops (or, for VMs, resets) a guest immediately, like pulling the plug; unsaved data in the guest is lost " +
+    "and filesystems may need a check. Prefer guest_power with shutdown; use this when a guest does not respond.",
+  scope: "proxmox:write",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  mutating: true,
+  input: z.object({ vmid, action: z.enum(["stop", "reset"]).default("stop"), node: nodeName.optional(), type: guestType.optional(), ...taskWait }),
+  output: powerOutput,
 });

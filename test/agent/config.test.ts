@@ -23,3 +23,13 @@ describe("agent config", () => {
     expect(() => parseAgentConfig({ ...valid, pve: { ...valid.pve, fingerprint: "AB:CD" } }, "f")).toThrow(/pve.fingerprint: expected a SHA-256 fingerprint/);
   });
 });
+
+import { agentTools } from "../../agent/tools/index.ts";
+import { toolDefinitions } from "../../shared/tools/index.ts";
+
+describe("agent tool table", () => {
+  it("implements every defined tool, and nothing undefined", () => {
+    const implemented = [...agentTools().keys()].sort();
+    expect(implemented).toEqual(toolDefinitions.map((d) => d.name).sort());
+  });
+});

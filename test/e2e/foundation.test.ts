@@ -149,6 +149,14 @@ for (const runtime of ["node", "wrangler"] as const) {
       await legacy.close();
     });
 
+    it("stops the agent cleanly on SIGTERM", async () => {
+      const code = await stack.agent.kill("SIGTERM");
+      expect(code).toBe(0);
+      expect(stack.agent.output()).toContain('"msg":"agent stopping"');
+      await stack.agentConnected(false);
+      await stack.startAgent();
+    });
+
     describe("client authentication", () => {
       const post = (headers: Record<string, string>) =>
         fetch(stack.mcpUrl, {
