@@ -1,11 +1,15 @@
+import "./polyfills.ts";
 import { readFileSync } from "node:fs";
 import { createLogger } from "../shared/log.ts";
 import { AGENT_VERSION, ProxmoxAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
+import { enroll } from "./enroll.ts";
 import { agentTools } from "./tools/index.ts";
 
 const usage = `pve-mcp-agent ${AGENT_VERSION}
 usage: pve-mcp-agent [run] [--config FILE]   connect to the worker and serve tool calls
+       pve-mcp-agent enroll --worker URL --code CODE --agent-id ID --key FILE
+                                            register this host's key with the worker (one-time code)
        pve-mcp-agent version`;
 
 function option(argv: string[], name: string): string | undefined {
@@ -22,6 +26,16 @@ export async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "run";
   if (command === "version") {
     console.log(AGENT_VERSION);
+    return 0;
+  }
+  if (command === "enroll") {
+    const [worker, code, agentId, keyFile] = ["--worker", "--code", "--agent-id", "--key"].map((o) => option(argv, o));
+    if (!worker || !code || !agentId || !keyFile) {
+      console.error(usage);
+      return 2;
+    }
+    const result = await enroll({ worker, code, agentId, keyFile });
+    console.log(JSON.stringify({ enrolled: result.agent_id, agent_url: result.agent_url, key_file: keyFile }));
     return 0;
   }
   if (command !== "run") {

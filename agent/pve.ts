@@ -71,8 +71,7 @@ export class PveClient {
       body = form.toString();
       headers["Content-Type"] = "application/x-www-form-urlencoded";
     }
-    const signals = [AbortSignal.timeout(this.timeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
-    const res = await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: AbortSignal.any(signals) });
+    const res = await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: withTimeout(ctx.signal, this.timeoutMs) });
     const text = await res.text();
     const parsed = parseEnvelope(text);
     if (res.ok) {
@@ -149,6 +148,18 @@ function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
       callback(null, socket);
     });
   };
+}
+
+/** The caller's signal plus a timeout; AbortSignal.any would do this but needs Node 20.3 (PVE 8 ships 18). */
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  if (!signal) return timeout;
+  const both = new AbortController();
+  const abort = (s: AbortSignal) => () => both.abort(s.reason);
+  if (signal.aborted) both.abort(signal.reason);
+  signal.addEventListener("abort", abort(signal), { once: true });
+  timeout.addEventListener("abort", abort(timeout), { once: true });
+  return both.signal;
 }
 
 function sleep(ms: number): Promise<void> {

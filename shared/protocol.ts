@@ -19,7 +19,8 @@ export const PONG_TEXT = '{"t":"pong"}';
 export const AGENT_TOKEN_TYPE = "pve-mcp-agent+jwt";
 export const AGENT_TOKEN_AUDIENCE = "urn:pve-mcp:agent";
 
-export const scopeSchema = z.enum(["proxmox:read", "proxmox:write", "host:exec"]);
+/** `admin` manages the worker itself (enrollment, agents); no tool requires it. */
+export const scopeSchema = z.enum(["proxmox:read", "proxmox:write", "host:exec", "admin"]);
 export type Scope = z.infer<typeof scopeSchema>;
 
 const jsonObject = z.record(z.string(), z.unknown());

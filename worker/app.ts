@@ -1,19 +1,24 @@
 import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { formatZodError } from "../shared/errors.ts";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import type { Logger } from "../shared/log.ts";
 import type { Principal } from "../shared/protocol.ts";
 import { AuthError, createAgentVerifier, createClientVerifier } from "./auth.ts";
-import { defaultAgentId, type WorkerConfig } from "./config.ts";
+import { resolveDefaultAgent, type WorkerConfig } from "./config.ts";
 import type { Hub } from "./hub.ts";
 import { hostGuard } from "./middleware/host-guard.ts";
 import { SERVER_NAME, SERVER_VERSION } from "./mcp.ts";
+import { agentIdSchema, type AgentRegistryApi } from "./registry.ts";
 import type { McpSessions } from "./sessions.ts";
 
 export interface AppDeps {
   config: WorkerConfig;
   hub: Hub;
+  /** Enrolled agents and enrollment codes (a file on Node, a Durable Object on Workers). */
+  registry: AgentRegistryApi;
   /** The MCP sessions that talk to one agent. */
   sessionsFor: (agentId: string) => McpSessions;
   /** Runtime-specific: turn an authenticated upgrade request into the agent's WebSocket. */
@@ -24,13 +29,15 @@ export interface AppDeps {
 type Env = { Variables: { principal: Principal } };
 
 const RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
+const enrollBody = z.object({ code: z.string().min(1).max(64), agent_id: agentIdSchema, public_key: z.record(z.string(), z.unknown()) });
+const codeBody = z.object({ ttl_seconds: z.number().int().min(60).max(7 * 86400).default(3600) });
 const SCOPES = ["proxmox:read", "proxmox:write", "host:exec"];
 
 /** The worker as one runtime-neutral Hono app; the entry files only add the WebSocket plumbing. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, hub, log } = deps;
   const verifyClient = createClientVerifier(config);
-  const verifyAgent = createAgentVerifier(config);
+  const verifyAgent = createAgentVerifier(config, deps.registry);
   const app = new Hono<Env>();
   const baseUrl = (c: Context) => config.PUBLIC_URL?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
 
@@ -72,9 +79,27 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json({ error: e.error, error_description: e.message }, e.status);
   };
 
-  const agentIdFor = (c: Context) => c.req.param("agent") ?? defaultAgentId(config);
-  const sessionsOf = (c: Context) => {
-    const id = agentIdFor(c);
+  const requireAdmin = async (c: Context<Env>, next: () => Promise<void>) => {
+    if (!c.get("principal").scopes.includes("admin")) {
+      return refuse(c, new AuthError(403, "insufficient_scope", "this endpoint needs the 'admin' scope", "admin"));
+    }
+    await next();
+  };
+  const jsonBody = async <T extends z.ZodType>(c: Context, schema: T): Promise<z.output<T> | Response> => {
+    let raw: unknown;
+    try {
+      raw = await c.req.json();
+    } catch {
+      return c.json({ error: "invalid_request", error_description: "the body must be JSON" }, 400);
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) return c.json({ error: "invalid_request", error_description: formatZodError(parsed.error) }, 400);
+    return parsed.data;
+  };
+
+  const agentIdFor = async (c: Context) => c.req.param("agent") ?? (await resolveDefaultAgent(config, () => deps.registry.list()));
+  const sessionsOf = async (c: Context) => {
+    const id = await agentIdFor(c);
     return id ? deps.sessionsFor(id) : undefined;
   };
   const noAgent = (c: Context) => c.json({ error: "no_agent", error_description: "no default agent: set DEFAULT_AGENT or use /agents/<id>/mcp" }, 404);
@@ -113,21 +138,57 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   for (const prefix of ["", "/agents/:agent"]) {
     app.all(`${prefix}/mcp`, requireClient, async (c) => {
-      const sessions = sessionsOf(c);
+      const sessions = await sessionsOf(c);
       if (!sessions) return noAgent(c);
       return sessions.handleStreamable(c.req.raw, c.get("principal"));
     });
     app.get(`${prefix}/sse`, requireClient, async (c) => {
-      const sessions = sessionsOf(c);
+      const sessions = await sessionsOf(c);
       if (!sessions) return noAgent(c);
-      return sessions.openSse(`${prefix.replace(":agent", agentIdFor(c) ?? "")}/messages`, c.get("principal"));
+      return sessions.openSse(`${prefix.replace(":agent", (await agentIdFor(c)) ?? "")}/messages`, c.get("principal"));
     });
     app.post(`${prefix}/messages`, requireClient, async (c) => {
-      const sessions = sessionsOf(c);
+      const sessions = await sessionsOf(c);
       if (!sessions) return noAgent(c);
       return sessions.postSse(c.req.raw, c.req.query("sessionId"), c.get("principal"));
     });
   }
+
+  // Enrollment: an admin mints a one-time code; the installer on the host sends it with the agent's new public key.
+  app.post("/admin/enrollment-codes", requireClient, requireAdmin, async (c) => {
+    const body = await jsonBody(c, codeBody);
+    if (body instanceof Response) return body;
+    const { code, expires_at } = await deps.registry.createCode(body.ttl_seconds);
+    log.info("enrollment code minted", { by: c.get("principal").sub, expires_at });
+    const base = baseUrl(c);
+    return c.json({ code, expires_at, worker_url: base, agent_url: `${base.replace(/^http/, "ws")}/agent`, install: `bash install-agent.sh --worker ${base} --code ${code}` }, 201);
+  });
+  app.post("/enroll", async (c) => {
+    const body = await jsonBody(c, enrollBody);
+    if (body instanceof Response) return body;
+    const result = await deps.registry.enroll(body.code, body.agent_id, body.public_key);
+    if (!result.ok) {
+      log.warn("enrollment refused", { agent: body.agent_id, error: result.error });
+      return c.json({ error: result.error, error_description: result.message }, result.status);
+    }
+    log.info("agent enrolled", { agent: body.agent_id });
+    return c.json({ agent_id: result.agent.id, enrolled_at: result.agent.enrolled_at, agent_url: `${baseUrl(c).replace(/^http/, "ws")}/agent` }, 201);
+  });
+  app.get("/admin/agents", requireClient, requireAdmin, async (c) => {
+    const live = new Map(hub.list().map((a) => [a.id, a.status()]));
+    const enrolled = (await deps.registry.list()).map((a) => ({ id: a.id, enrolled_at: a.enrolled_at, revoked_at: a.revoked_at, source: "enrolled", ...live.get(a.id) }));
+    const configured = Object.keys(config.AGENT_KEYS)
+      .filter((id) => !enrolled.some((a) => a.id === id))
+      .map((id) => ({ id, source: "AGENT_KEYS", ...live.get(id) }));
+    return c.json({ agents: [...enrolled, ...configured] });
+  });
+  app.delete("/admin/agents/:agent", requireClient, requireAdmin, async (c) => {
+    const id = c.req.param("agent") ?? "";
+    await deps.registry.revoke(id);
+    hub.get(id).disconnect(4401, "agent revoked");
+    log.warn("agent revoked", { agent: id, by: c.get("principal").sub });
+    return c.json({ agent_id: id, revoked: true });
+  });
 
   app.get("/agent", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {

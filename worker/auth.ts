@@ -12,6 +12,7 @@ import {
 } from "jose";
 import { AGENT_TOKEN_AUDIENCE, AGENT_TOKEN_TYPE, scopeSchema, type Principal, type Scope } from "../shared/protocol.ts";
 import type { WorkerConfig } from "./config.ts";
+import type { AgentRegistryApi } from "./registry.ts";
 
 /** A refused request: the status, the OAuth error code, and a sentence saying what was wrong. */
 export class AuthError extends Error {
@@ -96,15 +97,18 @@ function scopesOf(claim: unknown): Scope[] {
  * Verifies an agent's connection token: EdDSA only, signed by the key registered for the agent named
  * in `sub`, with the agent audience and token type, and at most a few minutes old.
  */
-export function createAgentVerifier(cfg: WorkerConfig): (header: string | undefined | null) => Promise<string> {
-  const keys = new Map<string, Promise<Key>>();
-  const keyFor = (agentId: string): Promise<Key> => {
-    let key = keys.get(agentId);
+export function createAgentVerifier(cfg: WorkerConfig, registry: AgentRegistryApi): (header: string | undefined | null) => Promise<string> {
+  const staticKeys = new Map<string, Promise<Key>>();
+  const keyFor = async (agentId: string): Promise<Key> => {
+    if (await registry.isRevoked(agentId)) throw new AuthError(401, "invalid_token", `agent '${agentId}' has been revoked`);
+    const enrolled = await registry.get(agentId);
+    if (enrolled) return importJWK(enrolled.public_key as JWK, "EdDSA") as Promise<Key>;
+    const raw = cfg.AGENT_KEYS[agentId];
+    if (raw === undefined) throw new AuthError(401, "invalid_token", `agent '${agentId}' is not registered with this worker`);
+    let key = staticKeys.get(agentId);
     if (!key) {
-      const raw = cfg.AGENT_KEYS[agentId];
-      if (raw === undefined) throw new AuthError(401, "invalid_token", `agent '${agentId}' is not registered with this worker`);
       key = typeof raw === "string" ? importPublicKey(raw, "EdDSA") : (importJWK(raw as JWK, "EdDSA") as Promise<Key>);
-      keys.set(agentId, key);
+      staticKeys.set(agentId, key);
     }
     return key;
   };

@@ -3,13 +3,45 @@ import { decodeJwt } from "jose";
 import { createLogger } from "../shared/log.ts";
 import { PING_TEXT, PONG_TEXT, helloFrame, type HelloFrame } from "../shared/protocol.ts";
 import { createApp } from "./app.ts";
-import { defaultAgentId, parseWorkerConfig, sessionSecret } from "./config.ts";
+import { parseWorkerConfig, resolveDefaultAgent, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
 import { createMcpServer } from "./mcp.ts";
+import { AgentRegistry, type AgentRecord, type AgentRegistryApi, type EnrollResult } from "./registry.ts";
 import { McpSessions } from "./sessions.ts";
+
+/** The one registry of enrolled agents and enrollment codes, in its own Durable Object's storage. */
+export class Registry extends DurableObject<Env> implements AgentRegistryApi {
+  private readonly registry = new AgentRegistry({
+    load: () => this.ctx.storage.get("registry"),
+    save: (data) => this.ctx.storage.put("registry", data),
+  });
+  createCode(ttlSeconds: number): Promise<{ code: string; expires_at: string }> {
+    return this.registry.createCode(ttlSeconds);
+  }
+  enroll(code: string, agentId: string, publicKey: Record<string, unknown>): Promise<EnrollResult> {
+    return this.registry.enroll(code, agentId, publicKey);
+  }
+  get(agentId: string): Promise<AgentRecord | undefined> {
+    return this.registry.get(agentId);
+  }
+  isRevoked(agentId: string): Promise<boolean> {
+    return this.registry.isRevoked(agentId);
+  }
+  list(): Promise<AgentRecord[]> {
+    return this.registry.list();
+  }
+  revoke(agentId: string): Promise<boolean> {
+    return this.registry.revoke(agentId);
+  }
+}
+
+function registryOf(env: Env): AgentRegistryApi {
+  return env.REGISTRY.get(env.REGISTRY.idFromName("registry")) as unknown as AgentRegistryApi;
+}
 
 interface Env {
   AGENT_HUB: DurableObjectNamespace<AgentHub>;
+  REGISTRY: DurableObjectNamespace<Registry>;
   [key: string]: unknown;
 }
 
@@ -51,6 +83,7 @@ export class AgentHub extends DurableObject<Env> {
     this.app = createApp({
       config,
       hub: this.hub,
+      registry: registryOf(env),
       log,
       sessionsFor: (id) => {
         agentId = id;
@@ -118,7 +151,7 @@ export class AgentHub extends DurableObject<Env> {
 }
 
 /** Routes each request to the Durable Object of the agent it concerns. */
-function agentIdFor(request: Request, env: Env): string {
+async function agentIdFor(request: Request, env: Env): Promise<string> {
   const url = new URL(request.url);
   if (url.pathname === "/agent") {
     const auth = request.headers.get("authorization") ?? "";
@@ -129,15 +162,15 @@ function agentIdFor(request: Request, env: Env): string {
       return "unknown";
     }
   }
-  const match = /^\/agents\/([^/]+)\//.exec(url.pathname);
+  const match = /^\/(?:agents|admin\/agents)\/([^/]+)/.exec(url.pathname);
   if (match) return decodeURIComponent(match[1]);
-  return defaultAgentId(parseWorkerConfig(env)) ?? "default";
+  return (await resolveDefaultAgent(parseWorkerConfig(env), () => registryOf(env).list())) ?? "default";
 }
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     try {
-      const stub = env.AGENT_HUB.get(env.AGENT_HUB.idFromName(agentIdFor(request, env)));
+      const stub = env.AGENT_HUB.get(env.AGENT_HUB.idFromName(await agentIdFor(request, env)));
       return await stub.fetch(request);
     } catch (err) {
       return Response.json({ error: "internal_error", error_description: (err as Error).message }, { status: 500 });

@@ -38,6 +38,8 @@ export const workerConfigSchema = z
         }
       })
       .pipe(z.record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/), z.union([z.string(), z.record(z.string(), z.unknown())]))),
+    /** Node only: where enrolled agents and enrollment codes are kept (Workers keep them in a Durable Object). */
+    AGENT_REGISTRY_FILE: z.string().default("data/agents.json"),
     /** The agent /mcp talks to; defaults to the only configured agent. */
     DEFAULT_AGENT: z.string().optional(),
     /** Host header values accepted (DNS-rebinding protection); ports are ignored. */
@@ -89,4 +91,12 @@ export function sessionSecret(cfg: WorkerConfig): string {
 /** The agent that /mcp relays to. */
 export function defaultAgentId(cfg: WorkerConfig): string | undefined {
   return cfg.DEFAULT_AGENT ?? (Object.keys(cfg.AGENT_KEYS).length === 1 ? Object.keys(cfg.AGENT_KEYS)[0] : undefined);
+}
+
+/** The agent behind /mcp, also looking at enrolled agents when none is configured: the only one enrolled. */
+export async function resolveDefaultAgent(cfg: WorkerConfig, enrolled: () => Promise<Array<{ id: string; revoked_at?: string }>>): Promise<string | undefined> {
+  const configured = defaultAgentId(cfg);
+  if (configured || Object.keys(cfg.AGENT_KEYS).length > 1) return configured;
+  const active = (await enrolled()).filter((a) => !a.revoked_at);
+  return active.length === 1 ? active[0].id : undefined;
 }

@@ -88,6 +88,14 @@ export class AgentSession {
     this.decoder = new FrameDecoder();
   }
 
+  /** Drops the agent now (it was revoked); its calls in flight fail like after a lost tunnel. */
+  disconnect(code: number, reason: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    socket.close(code, reason);
+    this.detach(socket, reason);
+  }
+
   /** Restores a socket that survived hibernation, with the catalog kept in storage. */
   restore(socket: AgentSocket, hello: HelloFrame): void {
     this.socket = socket;

@@ -1,4 +1,6 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
 import { serve, upgradeWebSocket, type ServerType } from "@hono/node-server";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createLogger } from "../shared/log.ts";
@@ -7,6 +9,7 @@ import { createApp } from "./app.ts";
 import { parseWorkerConfig, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
 import { createMcpServer } from "./mcp.ts";
+import { AgentRegistry, type RegistryStore } from "./registry.ts";
 import { McpSessions } from "./sessions.ts";
 
 export interface NodeWorker {
@@ -42,9 +45,11 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES + 64 * 1024, perMessageDeflate: false });
   const alive = new WeakSet<WebSocket>();
 
+  const registry = new AgentRegistry(fileStore(config.AGENT_REGISTRY_FILE));
   const app = createApp({
     config,
     hub,
+    registry,
     log,
     sessionsFor,
     upgradeAgent: (c, agentId) => {
@@ -100,6 +105,25 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
       // Open SSE streams and keep-alive sockets would hold close() forever.
       (server as import("node:http").Server).closeAllConnections?.();
       await closed;
+    },
+  };
+}
+
+/** The agent registry as one JSON file (0600), replaced atomically on each change. */
+function fileStore(path: string): RegistryStore {
+  return {
+    async load() {
+      try {
+        return JSON.parse(readFileSync(path, "utf8"));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw new Error(`cannot read the agent registry ${path}: ${(err as Error).message}`);
+      }
+    },
+    async save(data) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      writeFileSync(`${path}.tmp`, JSON.stringify(data, null, 1), { mode: 0o600 });
+      renameSync(`${path}.tmp`, path);
     },
   };
 }

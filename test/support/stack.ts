@@ -21,6 +21,8 @@ export interface StackOptions {
   proxy?: boolean;
   taskDurationMs?: number;
   workerEnv?: Record<string, string>;
+  /** The Node binary that runs the agent bundle (default: the machine's own). */
+  agentNode?: string;
 }
 
 export interface Stack {
@@ -53,6 +55,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     JWT_ISSUER: ISSUER,
     JWT_AUDIENCE: AUDIENCE,
     AGENT_KEYS: JSON.stringify({ [agentId]: keys.publicPem }),
+    AGENT_REGISTRY_FILE: join(dir, "registry.json"),
     RECONNECT_GRACE_MS: "20000",
     HEARTBEAT_MS: "2000",
     LOG_LEVEL: "warn",
@@ -101,7 +104,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return client;
     },
     async startAgent() {
-      stack.agent = startProcess(systemNode(), [AGENT_BUNDLE, "run", "--config", configPath]);
+      stack.agent = startProcess(opts.agentNode ?? systemNode(), [AGENT_BUNDLE, "run", "--config", configPath]);
       await stack.agentConnected(true);
     },
     async agentConnected(connected = true) {
