@@ -3,7 +3,7 @@
  * pveproxy-style proxying) and the validated parameters, like the $param hash of a PVE API method.
  */
 import type { Authority } from "./auth.ts";
-import type { Catalog, Endpoint } from "./catalog.ts";
+import type { Catalog, Endpoint } from "../shared/pve-schema/catalog.ts";
 import type { AccessModel } from "./permissions.ts";
 import type { SimNode, SimState } from "./state.ts";
 import type { TaskRunner } from "./tasks.ts";

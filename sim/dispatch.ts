@@ -13,12 +13,12 @@
  * failures) have an empty or plain-text body and no JSON content type, as in PVE.
  */
 import { AuthFailure, type AuthResult } from "./auth.ts";
-import type { Match } from "./catalog.ts";
+import type { Match } from "../shared/pve-schema/catalog.ts";
 import type { CallContext, Sim } from "./context.ts";
 import { die, paramError, permError, PveError } from "./errors.ts";
 import { checkApiPermissions } from "./permissions.ts";
 import { routes } from "./routes/index.ts";
-import { normalizeLegacyFormats, validateParams } from "./schema.ts";
+import { normalizeLegacyFormats, validateParams } from "../shared/pve-schema/schema.ts";
 import { findNode, type SimNode } from "./state.ts";
 import { bare, formatJson, type ApiRequest, type ApiResponse, type RestResult } from "./http.ts";
 import { extractParams, mergeUriParams } from "./params.ts";

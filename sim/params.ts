@@ -3,7 +3,7 @@
  * collect them: form or JSON body for POST and PUT, the query string on top, then the values of
  * the URL's {placeholders}.
  */
-import type { Match } from "./catalog.ts";
+import type { Match } from "../shared/pve-schema/catalog.ts";
 import { paramError } from "./errors.ts";
 
 /** decode_urlencoded: '&' or ';' separated, '+' is a space, repeated keys become arrays. */

@@ -4,23 +4,12 @@
  * compute_api_permission and get_effective_permissions, reduced to what the simulated cluster needs
  * (no groups, no pools).
  */
+import type { PermissionSpec } from "../shared/pve-schema/catalog.ts";
+import { allPrivileges } from "../shared/pve-schema/privileges.ts";
 import { permError } from "./errors.ts";
 
-/** Every privilege PVE knows: $privgroups in src/PVE/AccessControl.pm, plus Permissions.Modify. */
-export const allPrivileges = [
-  "VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType",
-  "VM.Config.Options", "VM.Allocate", "VM.Clone", "VM.GuestAgent.Unrestricted", "VM.Migrate",
-  "VM.Replicate", "VM.Snapshot", "VM.Snapshot.Rollback", "VM.Config.CDROM", "VM.Config.Cloudinit",
-  "VM.Console", "VM.Backup", "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt",
-  "VM.GuestAgent.FileWrite", "VM.PowerMgmt", "VM.Audit", "VM.GuestAgent.Audit",
-  "Sys.PowerMgmt", "Sys.Modify", "Sys.Incoming", "Sys.AccessNetwork", "Sys.Console", "Sys.Syslog", "Sys.Audit",
-  "Datastore.Allocate", "Datastore.AllocateTemplate", "Datastore.AllocateSpace", "Datastore.Audit",
-  "SDN.Allocate", "SDN.Audit", "SDN.Use",
-  "Realm.Allocate", "User.Modify", "Group.Allocate", "Realm.AllocateUser",
-  "Pool.Allocate", "Pool.Audit",
-  "Mapping.Modify", "Mapping.Use", "Mapping.Audit",
-  "Permissions.Modify",
-] as const;
+export { allPrivileges };
+export type { PermissionSpec };
 
 /** Built-in roles used by the seeded ACLs (create_roles in src/PVE/AccessControl.pm). */
 export const roles: Record<string, readonly string[]> = {
@@ -169,11 +158,6 @@ function execCheck(model: AccessModel, check: unknown[], authid: string, params:
   throw permError();
 }
 
-/** The `permissions` object of an endpoint in the API dump. */
-export interface PermissionSpec {
-  user?: string;
-  check?: unknown[];
-}
 
 /** RPCEnvironment::check_api2_permissions; `authid` is undefined for calls that need no login. */
 export function checkApiPermissions(model: AccessModel, perm: PermissionSpec | null, authid: string | undefined, params: Record<string, unknown>): void {

@@ -1,5 +1,5 @@
 /**
- * Regenerates `sim/pve-api.json` from the published PVE API dumps:
+ * Regenerates `shared/pve-schema/pve-api.json` from the published PVE API dumps:
  *
  *   node sim/schema-import.ts <dir>   (the PVE API dumps, e.g. /work/shared/pve-api)
  *
@@ -7,7 +7,9 @@
  * `returns_upid` heuristic). Two things that list flattens away are taken from the API viewer tree
  * `pve-apidoc.json` for the same path and method: `additionalProperties` (PVE::JSONSchema only refuses
  * unknown parameters when it is 0) and the full key schema of property-string formats (the flat
- * list keeps only `format_keys`). Prose (descriptions, typetext) is dropped to keep the file small.
+ * list keeps only `format_keys`). Prose (descriptions, typetext) is dropped to keep the file small,
+ * except the description of `permissions`: it states the checks a method makes itself (lists filtered
+ * by privilege), which the agent quotes when it explains what a token may do.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -45,6 +47,14 @@ function stripProse(value: unknown): unknown {
   return out;
 }
 
+/** The permissions object without prose, but with its top-level description. */
+function permissionsOf(permissions: unknown): unknown {
+  if (permissions === null || typeof permissions !== "object") return null;
+  const { description } = permissions as { description?: unknown };
+  const out = stripProse(permissions) as Record<string, unknown>;
+  return typeof description === "string" ? { ...out, description } : out;
+}
+
 function indexTree(nodes: TreeNode[], into: Map<string, TreeNode> = new Map()): Map<string, TreeNode> {
   for (const node of nodes) {
     into.set(node.path, node);
@@ -66,14 +76,14 @@ function main(dir: string): void {
       allowtoken: Boolean(e.allowtoken ?? 1),
       protected: Boolean(e.protected),
       proxyto: e.proxyto ?? null,
-      permissions: stripProse(e.permissions ?? null),
+      permissions: permissionsOf(e.permissions),
       returns_upid: Boolean(e.returns_upid),
       parameters: stripProse(parameters),
       returns: stripProse(e.returns ?? null),
     };
   });
   const out = { source: `sim/schema-import.ts from ${flat.source}`, endpoints };
-  writeFileSync(new URL("./pve-api.json", import.meta.url), JSON.stringify(out) + "\n");
+  writeFileSync(new URL("../shared/pve-schema/pve-api.json", import.meta.url), JSON.stringify(out) + "\n");
   process.stdout.write(`wrote ${endpoints.length} endpoints\n`);
 }
 

@@ -15,8 +15,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { pveCatalog } from "../shared/pve-schema/pve.ts";
 import { createAuthority } from "./auth.ts";
-import { loadCatalog } from "./catalog.ts";
 import { createCertificate } from "./certificate.ts";
 import type { PveVersion, Sim } from "./context.ts";
 import { createDispatcher, type Mutation } from "./dispatch.ts";
@@ -105,7 +105,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const tasks = createTaskRunner(options.taskDurationMs);
   // Tickets are signed with the node's TLS key; PVE uses a separate cluster-wide authkey.
   const auth = createAuthority(access, { privateKeyPem: cert.keyPem, publicKeyPem: cert.publicKeyPem, csrfSecret: randomBytes(32) });
-  const sim: Sim = { state, tasks, access, auth, catalog: loadCatalog(), version: pveVersion };
+  const sim: Sim = { state, tasks, access, auth, catalog: pveCatalog(), version: pveVersion };
   const mutations: Mutation[] = [];
   const dispatch = createDispatcher(sim, { unauthorizedDelayMs: options.unauthorizedDelayMs, onMutation: (m) => mutations.push(m) });
   const server = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, dispatch);

@@ -18,6 +18,10 @@
  *   202   lxc   pve3  stopped   build01
  */
 import { createHash, randomBytes } from "node:crypto";
+import { seedBackupJobs, type SimBackupJob } from "./backups.ts";
+import { seedPools, type SimPool } from "./pools.ts";
+import type { SimSnapshot } from "./snapshots.ts";
+import { seedVolumes, type SimVolume } from "./storage-content.ts";
 
 export type GuestType = "qemu" | "lxc";
 
@@ -72,6 +76,12 @@ export interface SimGuest {
   pid?: number;
   config: Record<string, string>;
   load: GuestLoad;
+  /** The [PENDING] section: changes that apply at the next start; `delete` lists keys to remove. */
+  pending?: Record<string, string>;
+  /** Snapshot sections of the config file, by name. */
+  snapshots?: Record<string, SimSnapshot>;
+  /** Test hook: the guest OS ignores ACPI shutdown requests, so a shutdown runs into its timeout. */
+  ignoresShutdown?: boolean;
 }
 
 export interface SimStorage {
@@ -97,6 +107,12 @@ export interface SimState {
   /** Keyed by vmid, which PVE keeps unique across the cluster and guest types. */
   guests: Map<number, SimGuest>;
   storages: SimStorage[];
+  /** Files on the storages (ISO images, templates, backups); guest disks are derived from the configs. */
+  volumes: SimVolume[];
+  /** Resource pools (/etc/pve/user.cfg pool lines). */
+  pools: SimPool[];
+  /** Scheduled backup jobs (/etc/pve/jobs.cfg vzdump sections). */
+  backupJobs: SimBackupJob[];
 }
 
 /** Epoch seconds, the unit of every PVE time field. */
@@ -274,7 +290,9 @@ export function seedState(now: number): SimState {
     { id: "local-lvm", type: "lvmthin", content: ["images", "rootdir"], shared: false, total: Math.round(832.4 * GiB), baseUsed: 0,
       options: { thinpool: "data", vgname: "pve" } },
   ];
-  return { clusterName: "sim", configVersion: 3, localNode: "pve1", nodes, guests: new Map(guests.map((g) => [g.vmid, g])), storages };
+  const byId = new Map(guests.map((g) => [g.vmid, g]));
+  return { clusterName: "sim", configVersion: 3, localNode: "pve1", nodes, guests: byId, storages,
+    volumes: seedVolumes(now, byId), pools: seedPools(), backupJobs: seedBackupJobs() };
 }
 
 export function findNode(state: SimState, name: string): SimNode | undefined {

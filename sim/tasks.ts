@@ -31,8 +31,15 @@ export interface Task extends TaskInfo {
 /** Runs the task's work; returns extra log lines, throws to fail the task with the error's message. */
 export type TaskWork = () => string[] | void;
 
+export interface TaskOptions {
+  /** Lines the worker prints while it runs, spread evenly over its duration (the first at once). */
+  log?: string[];
+  /** Runs when the task stops, whether it succeeded, failed or was interrupted (e.g. to drop a lock). */
+  cleanup?: () => void;
+}
+
 export interface TaskRunner {
-  start(node: SimNode, type: string, id: string, user: string, work: TaskWork): Task;
+  start(node: SimNode, type: string, id: string, user: string, work: TaskWork, options?: TaskOptions): Task;
   find(upid: string): Task | undefined;
   /** All tasks, oldest first. */
   all(): readonly Task[];
@@ -66,28 +73,45 @@ function messageOf(err: unknown): string {
 export function createTaskRunner(durationMs: number): TaskRunner {
   const tasks = new Map<string, Task>();
   const timers = new Map<string, NodeJS.Timeout>();
+  const logTimers = new Map<string, NodeJS.Timeout[]>();
+  const cleanups = new Map<string, () => void>();
 
   const finish = (task: Task, work: TaskWork): void => {
     timers.delete(task.upid);
+    for (const t of logTimers.get(task.upid) ?? []) clearTimeout(t);
+    logTimers.delete(task.upid);
     try {
-      task.log.push(...(work() ?? []), "TASK OK");
-      task.exitstatus = "OK";
+      task.log.push(...(work() ?? []));
+      // A worker's warn() prints "WARN: ..." and turns the final status into "WARNINGS: <count>".
+      const warnings = task.log.filter((line) => line.startsWith("WARN: ")).length;
+      task.exitstatus = warnings ? `WARNINGS: ${warnings}` : "OK";
+      task.log.push(warnings ? `TASK ${task.exitstatus}` : "TASK OK");
     } catch (err) {
       task.exitstatus = messageOf(err);
       task.log.push(`TASK ERROR: ${task.exitstatus}`);
     }
+    cleanups.get(task.upid)?.();
+    cleanups.delete(task.upid);
     task.status = "stopped";
     task.endtime = epoch();
   };
 
   return {
-    start(node, type, id, user, work) {
+    start(node, type, id, user, work, options = {}) {
       const nowMs = Date.now();
       const starttime = Math.floor(nowMs / 1000);
       // pstart is the worker's start time in clock ticks (USER_HZ 100) since the node booted.
       const info = { node: node.name, pid: randomInt(100_000, 4_000_000), pstart: Math.floor((nowMs / 1000 - node.bootTime) * 100), starttime, type, id, user };
       const task: Task = { ...info, upid: encodeUpid(info), status: "running", log: [] };
       tasks.set(task.upid, task);
+      if (options.cleanup) cleanups.set(task.upid, options.cleanup);
+      const lines = options.log ?? [];
+      if (lines.length) {
+        task.log.push(lines[0]);
+        const later = lines.slice(1).map((line, i) => setTimeout(() => task.log.push(line), (durationMs * (i + 1)) / lines.length));
+        for (const t of later) t.unref();
+        logTimers.set(task.upid, later);
+      }
       const timer = setTimeout(() => finish(task, work), durationMs);
       timer.unref();
       timers.set(task.upid, timer);
@@ -106,7 +130,9 @@ export function createTaskRunner(durationMs: number): TaskRunner {
     },
     close() {
       for (const timer of timers.values()) clearTimeout(timer);
+      for (const t of [...logTimers.values()].flat()) clearTimeout(t);
       timers.clear();
+      logTimers.clear();
     },
   };
 }

@@ -5,7 +5,7 @@
 import type { CallContext, RouteTable } from "../context.ts";
 import { PveError } from "../errors.ts";
 import { checkPrivileges, computeCap, effectivePermissions, hasPrivileges, normalizePath, privileges, splitTokenId } from "../permissions.ts";
-import { splitList } from "../formats.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
 
 /** POST /access/ticket, including the path/privs variant that only verifies a login. */
 function createTicket({ sim, params }: CallContext): Record<string, unknown> {

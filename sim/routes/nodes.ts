@@ -4,10 +4,10 @@
  */
 import type { CallContext, RouteTable } from "../context.ts";
 import { paramError } from "../errors.ts";
-import { splitList } from "../formats.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
 import { hasPrivileges } from "../permissions.ts";
 import { contentString, nodeEntry } from "../resources.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { nodeStats, storageUsage } from "../stats.ts";
 import { epoch, type SimStorage } from "../state.ts";
 

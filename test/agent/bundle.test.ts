@@ -22,7 +22,7 @@ describe("the agent bundle on the Node that Proxmox hosts ship", () => {
 
     it("connects, signs its token and calls the simulator over pinned TLS", async () => {
       const client = await stack.client(["proxmox:read"]);
-      const result = (await client.callTool({ name: "guest_list", arguments: { node: "pve2" } })) as { structuredContent: { guests: Array<{ node: string }> } };
+      const result = (await client.callTool({ name: "guest_list", arguments: { node: "pve2" } })) as unknown as { structuredContent: { guests: Array<{ node: string }> } };
       expect(result.structuredContent.guests.length).toBeGreaterThan(0);
       expect(result.structuredContent.guests.every((g) => g.node === "pve2")).toBe(true);
       await client.close();

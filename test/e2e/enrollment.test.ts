@@ -63,7 +63,7 @@ describe("enrollment", () => {
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${stack.baseUrl}/agents/pve-enrolled/mcp`), { requestInit: { headers: { Authorization: `Bearer ${await stack.token()}` } } }),
     );
-    const result = (await client.callTool({ name: "node_list", arguments: {} })) as { structuredContent: { nodes: unknown[] } };
+    const result = (await client.callTool({ name: "node_list", arguments: {} })) as unknown as { structuredContent: { nodes: unknown[] } };
     expect(result.structuredContent.nodes).toHaveLength(3);
     await client.close();
 

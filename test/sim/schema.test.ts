@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadCatalog } from "../../sim/catalog.ts";
-import { normalizeLegacyFormats, validateParams } from "../../sim/schema.ts";
+import { pveCatalog } from "../../shared/pve-schema/pve.ts";
+import { normalizeLegacyFormats, validateParams } from "../../shared/pve-schema/schema.ts";
 import { openSimulator, type SimClient } from "./client.ts";
 
-const catalog = loadCatalog();
+const catalog = pveCatalog();
 const paramsOf = (method: "GET" | "POST" | "PUT" | "DELETE", path: string) => catalog.byTemplate(method, path)!.parameters;
 
 describe("catalog", () => {
