@@ -1,14 +1,19 @@
 import { ToolError } from "../shared/errors.ts";
 import type { Logger } from "../shared/log.ts";
+import type { Event } from "../shared/event.ts";
 import type { CallFrame, Frame } from "../shared/protocol.ts";
 import { toolDescriptor } from "../shared/tool.ts";
 import type { AgentConfig } from "./config.ts";
+import { EventService } from "./events/index.ts";
+import { ExecRuntime } from "./exec/runtime.ts";
 import { CallLedger, type Outcome } from "./ledger.ts";
 import { PveClient } from "./pve.ts";
 import type { AgentTool, ToolContext } from "./tools/registry.ts";
 import { Tunnel } from "./tunnel.ts";
 
 export const AGENT_VERSION = "0.1.0";
+const OUTBOX_MAX = 1000;
+const STATUS_EVERY_MS = 30_000;
 
 /** A counting semaphore whose waits end on abort. */
 class Slots {
@@ -52,10 +57,18 @@ export class ProxmoxAgent {
   private readonly slots: Slots;
   private clockOffsetMs = 0;
   private readonly log: Logger;
+  readonly events?: EventService;
+  private readonly exec?: ExecRuntime;
+  /** Events not yet handed to the worker (the tunnel was down); flushed on reconnect, oldest dropped past the bound. */
+  private outbox: Event[] = [];
+  private outboxDropped = 0;
+  private statusTimer?: NodeJS.Timeout;
 
   constructor(cfg: AgentConfig, tools: Map<string, AgentTool>, privateKeyPem: string, log: Logger) {
     this.log = log;
-    this.tools = tools;
+    // Host command tools exist only where the admin enabled them.
+    this.tools = cfg.exec.enabled ? tools : new Map([...tools].filter(([, t]) => t.def.scope !== "host:exec"));
+    if (cfg.exec.enabled) this.exec = new ExecRuntime(cfg.exec, log);
     this.pve = new PveClient(cfg.pve);
     this.ledger = new CallLedger(cfg.state_dir);
     this.slots = new Slots(cfg.max_concurrency);
@@ -72,14 +85,36 @@ export class ProxmoxAgent {
       }),
       onFrame: (frame) => this.onFrame(frame),
     });
+    if (cfg.events) {
+      this.events = new EventService(cfg.events, { pve: { get: (path, params) => this.pve.request("GET", path, params) }, log });
+      this.events.onEvent((event) => this.forward(event));
+    }
   }
 
   start(): void {
     this.tunnel.start();
+    void this.events?.start();
+    this.statusTimer = setInterval(() => this.sendStatus(), STATUS_EVERY_MS);
+    this.statusTimer.unref();
+  }
+
+  /** The agent's health as the worker's /healthz shows it. */
+  status(): Record<string, unknown> {
+    return {
+      version: AGENT_VERSION,
+      in_flight: this.ledger.inFlight,
+      reconnects: this.tunnel.reconnects,
+      event_outbox: this.outbox.length,
+      event_outbox_dropped: this.outboxDropped,
+      ...(this.events ? { events: this.events.status() } : {}),
+    };
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.statusTimer);
+    await this.events?.stop();
     await this.tunnel.stop();
+    this.exec?.close();
     for (const c of this.controllers.values()) c.abort();
     await this.pve.close();
   }
@@ -88,6 +123,8 @@ export class ProxmoxAgent {
     switch (frame.t) {
       case "welcome":
         this.clockOffsetMs = frame.now - Date.now();
+        this.flushOutbox();
+        this.sendStatus();
         return;
       case "call":
         return this.onCall(frame);
@@ -131,6 +168,7 @@ export class ProxmoxAgent {
           deadline,
           pve: this.pve,
           log: this.log,
+          exec: this.exec,
           note,
           progress: (progress, total, message) => {
             this.tunnel.send({ t: "progress", id: frame.id, progress, total, message });
@@ -144,6 +182,25 @@ export class ProxmoxAgent {
       clearTimeout(timer);
       this.controllers.delete(frame.id);
     }
+  }
+
+  private forward(event: Event): void {
+    if (this.tunnel.connected && this.tunnel.send({ t: "event", event })) return;
+    this.outbox.push(event);
+    if (this.outbox.length > OUTBOX_MAX) {
+      this.outbox.shift();
+      this.outboxDropped++;
+    }
+  }
+
+  private flushOutbox(): void {
+    const pending = this.outbox;
+    this.outbox = [];
+    for (const event of pending) this.forward(event);
+  }
+
+  private sendStatus(): void {
+    if (this.tunnel.connected) this.tunnel.send({ t: "status", status: this.status() });
   }
 
   private reply(id: string, outcome: Outcome): void {

@@ -1,6 +1,42 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { formatZodError } from "../shared/errors.ts";
+import { eventsConfigSchema } from "./events/config.ts";
+import { DEFAULT_KNOWN_HOSTS } from "./exec/known-hosts.ts";
+import { policyRuleConfigSchema } from "./policy/policy.ts";
+
+/** Host commands (host_exec, node_exec, guest_exec, audit_read). Off unless enabled. */
+export const execConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Run commands as this user (the agent must run as root for that); unset: as the agent's own user. */
+    run_as: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+    default_timeout_s: z.number().int().min(1).max(3600).default(60),
+    /** Cap per output stream; what is beyond is counted and dropped. */
+    max_output_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    max_concurrency: z.number().int().min(1).max(64).default(4),
+    audit_file: z.string().default("/var/log/pve-mcp/audit.jsonl"),
+    audit_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024),
+    audit_keep: z.number().int().min(1).max(100).default(5),
+    /** Extra deny/allow rules on top of the built-in policy (agent/policy/rules.ts). */
+    policy_rules: z.array(policyRuleConfigSchema).default([]),
+    /** The pct binary that runs commands in containers. */
+    pct: z.string().default("/usr/sbin/pct"),
+    ssh: z
+      .object({
+        user: z.string().default("root"),
+        /** Private key (PEM file) used to reach the other nodes. */
+        private_key: z.string().default("/root/.ssh/id_rsa"),
+        known_hosts: z.array(z.string()).default(DEFAULT_KNOWN_HOSTS),
+        port: z.number().int().min(1).max(65535).default(22),
+        /** Address per node name; unset nodes use the address PVE reports in /cluster/status. */
+        nodes: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type ExecConfig = z.infer<typeof execConfigSchema>;
 
 const fingerprint = z
   .string()
@@ -35,6 +71,9 @@ export const agentConfigSchema = z
     heartbeat_ms: z.number().int().min(1000).max(120_000).default(10_000),
     reconnect_max_ms: z.number().int().min(100).max(300_000).default(30_000),
     log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    /** Event listeners, filters and notifiers (agent/events/README.md); absent: no listening. */
+    events: eventsConfigSchema.optional(),
+    exec: execConfigSchema.prefault({}),
   })
   .strict();
 

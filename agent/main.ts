@@ -1,15 +1,19 @@
 import "./polyfills.ts";
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { createLogger } from "../shared/log.ts";
 import { AGENT_VERSION, ProxmoxAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
 import { enroll } from "./enroll.ts";
+import { runPolicyCli } from "./policy/cli.ts";
 import { agentTools } from "./tools/index.ts";
 
 const usage = `pve-mcp-agent ${AGENT_VERSION}
 usage: pve-mcp-agent [run] [--config FILE]   connect to the worker and serve tool calls
        pve-mcp-agent enroll --worker URL --code CODE --agent-id ID --key FILE
                                             register this host's key with the worker (one-time code)
+       pve-mcp-agent policy check [--config FILE] '<command>'
+                                            dry-run the command safety policy (exit 0 allowed, 1 refused)
        pve-mcp-agent version`;
 
 function option(argv: string[], name: string): string | undefined {
@@ -27,6 +31,12 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "version") {
     console.log(AGENT_VERSION);
     return 0;
+  }
+  if (command === "policy") {
+    const configPath = option(argv, "--config");
+    const rest = configPath ? argv.filter((a, i) => a !== "--config" && argv[i - 1] !== "--config") : argv;
+    const exec = configPath ? loadAgentConfig(configPath, process.env).exec : undefined;
+    return runPolicyCli(rest.slice(1), exec ? { extraRules: exec.policy_rules, auditLogDir: dirname(exec.audit_file) } : {});
   }
   if (command === "enroll") {
     const [worker, code, agentId, keyFile] = ["--worker", "--code", "--agent-id", "--key"].map((o) => option(argv, o));

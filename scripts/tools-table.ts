@@ -1,6 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { toolDescriptor } from "../shared/tool.ts";
-import { toolDefinitions } from "../shared/tools/index.ts";
+import { workerToolDefinitions } from "../shared/tools/events.ts";
+import { toolDefinitions as agentToolDefinitions } from "../shared/tools/index.ts";
+
+const toolDefinitions = [...agentToolDefinitions, ...workerToolDefinitions];
 
 /**
  * Writes the table of tools into docs/tools.md from the tool definitions themselves, with the size of the

@@ -105,6 +105,8 @@ export const cancelFrame = z.object({ t: z.literal("cancel"), id: callId, reason
 /** The worker has delivered these results; the agent may forget them. */
 export const ackFrame = z.object({ t: z.literal("ack"), ids: z.array(callId).max(1024) });
 export const eventFrame = z.object({ t: z.literal("event"), event: jsonObject });
+/** The agent's own health (listeners, notifiers, counters), sent after connecting and then periodically. */
+export const statusFrame = z.object({ t: z.literal("status"), status: jsonObject });
 export const pingFrame = z.object({ t: z.literal("ping") });
 export const pongFrame = z.object({ t: z.literal("pong") });
 /** One piece of a message larger than MAX_FRAME_BYTES; `data` is a slice of the message's JSON text. */
@@ -126,6 +128,7 @@ export const frameSchema = z.discriminatedUnion("t", [
   cancelFrame,
   ackFrame,
   eventFrame,
+  statusFrame,
   pingFrame,
   pongFrame,
   chunkFrame,

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { createLogger } from "../shared/log.ts";
 import { PING_TEXT, PONG_TEXT, helloFrame, type HelloFrame } from "../shared/protocol.ts";
+import type { EventLogSnapshot } from "./events.ts";
 import { createApp } from "./app.ts";
 import { parseWorkerConfig, resolveDefaultAgent, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
@@ -65,7 +66,17 @@ export class AgentHub extends DurableObject<Env> {
     const config = parseWorkerConfig(env);
     const log = createLogger("worker", config.LOG_LEVEL);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
+    let savedEvents: EventLogSnapshot | undefined;
+    let saveTimer: ReturnType<typeof setTimeout> | undefined;
     this.hub = new Hub({
+      // Events are kept in storage so a client that comes back after an eviction can page through them.
+      eventSnapshot: () => savedEvents,
+      onEvent: (session) => {
+        saveTimer ??= setTimeout(() => {
+          saveTimer = undefined;
+          void ctx.storage.put("events", session.events.snapshot());
+        }, 500);
+      },
       graceMs: config.RECONNECT_GRACE_MS,
       heartbeatMs: config.HEARTBEAT_MS,
       log,
@@ -100,6 +111,7 @@ export class AgentHub extends DurableObject<Env> {
       },
     });
     ctx.blockConcurrencyWhile(async () => {
+      savedEvents = await ctx.storage.get<EventLogSnapshot>("events");
       const stored = helloFrame.safeParse(await ctx.storage.get("hello"));
       for (const ws of ctx.getWebSockets()) {
         const { agentId: id } = ws.deserializeAttachment() as Attachment;

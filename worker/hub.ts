@@ -1,4 +1,5 @@
-import { ToolError, toToolError } from "../shared/errors.ts";
+import { ToolError, formatZodError, toToolError } from "../shared/errors.ts";
+import { eventSchema } from "../shared/event.ts";
 import { FrameDecoder, encodeFrame } from "../shared/framing.ts";
 import type { Logger } from "../shared/log.ts";
 import {
@@ -11,6 +12,7 @@ import {
   type ToolDescriptor,
   type ToolResult,
 } from "../shared/protocol.ts";
+import { EventLog, type EventLogSnapshot } from "./events.ts";
 
 /** The runtime's WebSocket, reduced to what a session needs (ws on Node, a hibernatable socket on Workers). */
 export interface AgentSocket {
@@ -44,6 +46,10 @@ export interface SessionOptions {
   log: Logger;
   /** Called when the agent announces a catalog (to persist it where the runtime can hibernate). */
   onHello?: (hello: HelloFrame) => void;
+  /** Called after an event was added to a session's log (to persist the log). */
+  onEvent?: (session: AgentSession) => void;
+  /** Events kept from before a restart, by agent id. */
+  eventSnapshot?: (agentId: string) => EventLogSnapshot | undefined;
 }
 
 /**
@@ -57,6 +63,10 @@ export class AgentSession {
   info?: HelloFrame["agent"];
   /** When the agent last connected or went offline (epoch ms); undefined before it ever connected. */
   since?: number;
+  /** What the agent observed; kept while it is offline so clients can catch up. */
+  readonly events: EventLog;
+  /** The agent's latest self-reported status (listeners, notifiers, counters). */
+  agentStatus?: Record<string, unknown>;
   private socket?: AgentSocket;
   private ready = false;
   private decoder = new FrameDecoder();
@@ -70,6 +80,7 @@ export class AgentSession {
   constructor(id: string, opts: SessionOptions) {
     this.id = id;
     this.opts = opts;
+    this.events = new EventLog(1000, opts.eventSnapshot?.(id));
   }
 
   get connected(): boolean {
@@ -181,7 +192,9 @@ export class AgentSession {
       version: this.info?.version,
       tools: this.catalog.length,
       in_flight: this.pending.size,
+      events: this.events.cursor,
       ...this.stats,
+      ...(this.agentStatus ? { agent_status: this.agentStatus } : {}),
     };
   }
 
@@ -206,12 +219,26 @@ export class AgentSession {
         this.pending.get(frame.id)?.onProgress?.(frame.progress, frame.total, frame.message);
         return;
       case "event":
+        return this.onEventFrame(frame.event);
+      case "status":
+        this.agentStatus = frame.status;
+        return;
       case "pong":
         return;
       default:
         this.stats.invalidFrames++;
         this.sendFrame({ t: "error", code: "frame_invalid", message: `an agent does not send '${frame.t}' frames`, retryable: false });
     }
+  }
+
+  private onEventFrame(raw: unknown): void {
+    const event = eventSchema.safeParse(raw);
+    if (!event.success) {
+      this.stats.invalidFrames++;
+      this.sendFrame({ t: "error", code: "frame_invalid", message: `invalid event: ${formatZodError(event.error)}`, retryable: false });
+      return;
+    }
+    if (this.events.add(event.data)) this.opts.onEvent?.(this);
   }
 
   private onHello(hello: HelloFrame): void {

@@ -1,8 +1,19 @@
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/cfworker";
-import { CallToolRequestSchema, ElicitResultSchema, ListToolsRequestSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { ToolError, toToolError } from "../shared/errors.ts";
+import {
+  CallToolRequestSchema,
+  ElicitResultSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type CallToolResult,
+} from "@modelcontextprotocol/sdk/types.js";
+import { ToolError, formatZodError, toToolError } from "../shared/errors.ts";
+import { toolDescriptor, type ToolDefinition } from "../shared/tool.ts";
+import { eventsRead, eventsWait, workerToolDefinitions } from "../shared/tools/events.ts";
 import { principalSchema, type Principal, type ToolDescriptor } from "../shared/protocol.ts";
 import type { AgentSession } from "./hub.ts";
 
@@ -34,6 +45,47 @@ export function toolErrorResult(err: unknown): CallToolResult {
   };
 }
 
+type Extra = { signal: AbortSignal; sendNotification: (n: { method: "notifications/progress"; params: Record<string, unknown> }) => Promise<void> };
+
+/** Tools the worker answers itself, from the agent's event log (which outlives the agent's connection). */
+async function runWorkerTool(
+  def: ToolDefinition,
+  principal: Principal,
+  rawArgs: Record<string, unknown>,
+  agent: AgentSession,
+  extra: Extra,
+  progressToken: string | number | undefined,
+): Promise<CallToolResult> {
+  if (!principal.scopes.includes(def.scope)) throw new ToolError("missing_scope", `${def.name} needs the '${def.scope}' scope`);
+  const parsed = def.input.safeParse(rawArgs);
+  if (!parsed.success) throw new ToolError("invalid_arguments", `invalid arguments for ${def.name}: ${formatZodError(parsed.error)}`);
+  const { since, limit, timeout_seconds, ...filter } = parsed.data as Record<string, any>;
+  let structured: Record<string, unknown>;
+  if (def.name === eventsRead.name) {
+    structured = agent.events.read(filter, since, limit);
+  } else if (def.name === eventsWait.name) {
+    const started = Date.now();
+    const ticker = setInterval(() => {
+      if (progressToken === undefined) return;
+      const waited = Date.now() - started;
+      void extra
+        .sendNotification({ method: "notifications/progress", params: { progressToken, progress: waited, total: timeout_seconds * 1000, message: `waiting for a matching event (${Math.round(waited / 1000)} s)` } })
+        .catch(() => undefined);
+    }, PROGRESS_EVERY_MS);
+    try {
+      const found = await agent.events.wait(filter, since, timeout_seconds * 1000, extra.signal);
+      structured = { matched: Boolean(found.event), ...(found.event ? { event: found.event } : {}), cursor: found.cursor, waited_ms: Date.now() - started };
+    } finally {
+      clearInterval(ticker);
+    }
+  } else {
+    throw new ToolError("unknown_tool", `no worker tool named ${def.name}`);
+  }
+  const out = def.output.parse(structured) as Record<string, unknown>;
+  const text = def.name === eventsWait.name && !out.matched ? `No matching event within ${timeout_seconds} s. ${JSON.stringify(out)}` : JSON.stringify(out);
+  return { content: [{ type: "text", text }], structuredContent: out };
+}
+
 export interface McpServerOptions {
   agent: () => AgentSession | undefined;
   callTimeoutMs: number;
@@ -43,6 +95,9 @@ export interface McpServerOptions {
 /** Arguments that name what a call acts on, in the order a person reads them. */
 const targetKeys = ["vmid", "node", "snapname", "storage", "volume", "archive", "disk", "upid", "target", "method", "path", "command"];
 const CONFIRM_TIMEOUT_MS = 120_000;
+export const EVENTS_URI = "proxmox://events/recent";
+const PROGRESS_EVERY_MS = 5_000;
+const workerTools = new Map(workerToolDefinitions.map((d) => [d.name, { def: d as ToolDefinition, descriptor: toolDescriptor(d) }]));
 
 function describeTarget(args: Record<string, unknown>): string {
   const parts = targetKeys.filter((k) => args[k] !== undefined && args[k] !== "").map((k) => `${k} ${JSON.stringify(args[k])}`);
@@ -55,7 +110,7 @@ function describeTarget(args: Record<string, unknown>): string {
  */
 export function createMcpServer(opts: McpServerOptions): Server {
   const server = new Server({ name: SERVER_NAME, version: SERVER_VERSION }, {
-    capabilities: { tools: { listChanged: true } },
+    capabilities: { tools: { listChanged: true }, resources: { subscribe: true } },
     instructions,
     // The cfworker validator needs no code generation, which Workers forbid; used on Node too so both behave alike.
     jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
@@ -63,7 +118,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
 
   server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
     const principal = principalOf(extra.authInfo);
-    const catalog = opts.agent()?.catalog ?? [];
+    const catalog = [...(opts.agent()?.catalog ?? []), ...[...workerTools.values()].map((t) => t.descriptor)];
     return {
       tools: catalog
         .filter((t) => principal.scopes.includes(t.scope))
@@ -77,6 +132,8 @@ export function createMcpServer(opts: McpServerOptions): Server {
       const agent = opts.agent();
       if (!agent) throw new ToolError("agent_offline", "no agent is configured for this endpoint (set DEFAULT_AGENT or register one agent)");
       const name = req.params.name;
+      const local = workerTools.get(name);
+      if (local) return await runWorkerTool(local.def, principal, (req.params.arguments ?? {}) as Record<string, unknown>, agent, extra, req.params._meta?.progressToken);
       const tool = agent.catalog.find((t) => t.name === name);
       if (!tool) throw agent.connected ? new ToolError("unknown_tool", `no tool named '${name}'; call tools/list to see the tools`) : agent.offlineError();
       if (!principal.scopes.includes(tool.scope)) {
@@ -105,6 +162,29 @@ export function createMcpServer(opts: McpServerOptions): Server {
       return toolErrorResult(err);
     }
   });
+
+  // The events the agent streamed, as a resource clients can subscribe to.
+  let unsubscribe: (() => void) | undefined;
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+    resources: [{ uri: EVENTS_URI, name: "Recent Proxmox events", description: "The latest events the agent observed, newest last", mimeType: "application/json" }],
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+    if (req.params.uri !== EVENTS_URI) throw new ToolError("invalid_arguments", `unknown resource ${req.params.uri}`);
+    const log = opts.agent()?.events;
+    const page = log ? log.read({}, undefined, 100) : { events: [], cursor: 0, missed: false };
+    return { contents: [{ uri: EVENTS_URI, mimeType: "application/json", text: JSON.stringify(page) }] };
+  });
+  server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+    if (req.params.uri !== EVENTS_URI) throw new ToolError("invalid_arguments", `unknown resource ${req.params.uri}`);
+    unsubscribe ??= opts.agent()?.events.subscribe(() => void server.sendResourceUpdated({ uri: EVENTS_URI }).catch(() => undefined));
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async () => {
+    unsubscribe?.();
+    unsubscribe = undefined;
+    return {};
+  });
+  server.onclose = () => unsubscribe?.();
 
   /** Asks the human, through the client, before a destructive call is relayed; nothing is sent unless they accept. */
   async function confirm(tool: ToolDescriptor, args: Record<string, unknown>, extra: { signal: AbortSignal; sendRequest: Function }) {

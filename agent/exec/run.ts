@@ -4,6 +4,7 @@ import { stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import type { Writable } from "node:stream";
 import { z } from "zod";
+import { execResultSchema } from "../../shared/tools/exec.ts";
 import { ToolError, formatZodError } from "../../shared/errors.ts";
 import { watchStop, type StopReason } from "./deadline.ts";
 import { OutputCapture, type OnOutput } from "./output.ts";
@@ -43,22 +44,7 @@ export type ExecOptions = z.input<typeof execRequestSchema> & {
   onOutput?: OnOutput;
 };
 
-export const execResultSchema = z.object({
-  /** Null when the command was ended by a signal or never reported an exit. */
-  exit_code: z.number().int().nullable(),
-  /** Name of the signal that ended the command ("SIGTERM"), if one did. */
-  signal: z.string().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
-  duration_ms: z.number().int().nonnegative(),
-  /** Some output was dropped: see stdout_bytes and stderr_bytes for how much there was. */
-  truncated: z.boolean(),
-  stdout_bytes: z.number().int().nonnegative(),
-  stderr_bytes: z.number().int().nonnegative(),
-  output_cap_bytes: z.number().int().nonnegative(),
-  timed_out: z.boolean(),
-  cancelled: z.boolean(),
-});
+export { execResultSchema };
 export type ExecResult = z.infer<typeof execResultSchema>;
 
 /** Validates the request part of exec options; a bad one is an invalid_arguments error naming the field. */

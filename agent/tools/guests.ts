@@ -28,7 +28,7 @@ async function guestResources(ctx: ToolContext) {
 }
 
 /** Finds a guest's node and type when the caller did not give both; PVE has no per-vmid lookup. */
-async function locate(ctx: ToolContext, vmid: number, node?: string, type?: GuestType): Promise<{ node: string; type: GuestType }> {
+export async function locate(ctx: ToolContext, vmid: number, node?: string, type?: GuestType): Promise<{ node: string; type: GuestType }> {
   if (node && type) return { node, type };
   const found = (await guestResources(ctx)).find((g) => g.vmid === vmid);
   if (found) return { node: node ?? found.node, type: type ?? found.type };

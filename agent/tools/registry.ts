@@ -3,6 +3,7 @@ import { ToolError, formatZodError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/log.ts";
 import type { Principal, ToolResult } from "../../shared/protocol.ts";
 import type { ToolDefinition } from "../../shared/tool.ts";
+import type { ExecRuntime } from "../exec/runtime.ts";
 import type { PveClient } from "../pve.ts";
 
 /** What a handler gets besides its arguments. */
@@ -14,6 +15,8 @@ export interface ToolContext {
   deadline: number;
   pve: PveClient;
   log: Logger;
+  /** Host commands, when enabled in the agent config. */
+  exec?: ExecRuntime;
   progress(progress: number, total?: number, message?: string): void;
   /** Records a fact about a mutating call (e.g. the PVE task it started) in the call journal. */
   note(facts: Record<string, unknown>): void;

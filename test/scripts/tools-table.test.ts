@@ -21,7 +21,7 @@ describe("tool definitions", () => {
       expect(d.inputSchema.type, d.name).toBe("object");
       expect(d.outputSchema?.type, d.name).toBe("object");
       if (def.annotations.destructiveHint) expect(def.mutating, d.name).toBe(true);
-      if (def.annotations.readOnlyHint) expect(def.scope, d.name).toBe("proxmox:read");
+      if (def.annotations.readOnlyHint) expect(def.scope, d.name).not.toBe("proxmox:write");
     }
   });
 });

@@ -23,6 +23,8 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
   /** The Node binary that runs the agent bundle (default: the machine's own). */
   agentNode?: string;
+  /** Extra agent config keys (e.g. events). */
+  agentConfig?: Record<string, unknown>;
 }
 
 export interface Stack {
@@ -76,6 +78,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       heartbeat_ms: 1000,
       reconnect_max_ms: 1000,
       log_level: "info",
+      ...opts.agentConfig,
     }),
     { mode: 0o600 },
   );
