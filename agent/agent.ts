@@ -7,6 +7,7 @@ import type { AgentConfig } from "./config.ts";
 import { EventService } from "./events/index.ts";
 import { ExecRuntime } from "./exec/runtime.ts";
 import { CallLedger, type Outcome } from "./ledger.ts";
+import { PbsClients } from "./pbs.ts";
 import { PveClient } from "./pve.ts";
 import type { AgentTool, ToolContext } from "./tools/registry.ts";
 import { Tunnel } from "./tunnel.ts";
@@ -52,6 +53,7 @@ export class ProxmoxAgent {
   readonly tunnel: Tunnel;
   readonly ledger: CallLedger;
   private readonly pve: PveClient;
+  private readonly pbs: PbsClients;
   private readonly tools: Map<string, AgentTool>;
   private readonly controllers = new Map<string, AbortController>();
   private readonly slots: Slots;
@@ -70,6 +72,7 @@ export class ProxmoxAgent {
     this.tools = cfg.exec.enabled ? tools : new Map([...tools].filter(([, t]) => t.def.scope !== "host:exec"));
     if (cfg.exec.enabled) this.exec = new ExecRuntime(cfg.exec, log);
     this.pve = new PveClient(cfg.pve);
+    this.pbs = new PbsClients(cfg.pbs ?? []);
     this.ledger = new CallLedger(cfg.state_dir);
     this.slots = new Slots(cfg.max_concurrency);
     this.tunnel = new Tunnel({
@@ -117,6 +120,7 @@ export class ProxmoxAgent {
     this.exec?.close();
     for (const c of this.controllers.values()) c.abort();
     await this.pve.close();
+    await this.pbs.close();
   }
 
   private onFrame(frame: Frame): void {
@@ -145,8 +149,21 @@ export class ProxmoxAgent {
   private onCall(frame: CallFrame): void {
     const tool = this.tools.get(frame.tool);
     const mutating = tool?.def.mutating ?? false;
+    const started = Date.now();
+    const repeat = this.ledger.has(frame.id);
     const outcome = this.ledger.run(frame.id, frame.tool, mutating, (note) => this.execute(frame, tool, note));
-    void outcome.then((o) => this.reply(frame.id, o));
+    void outcome.then((o) => {
+      this.log.info("call", {
+        call_id: frame.id,
+        request_id: frame.requestId,
+        tool: frame.tool,
+        sub: frame.principal.sub,
+        outcome: o.ok ? "ok" : o.code,
+        ms: Date.now() - started,
+        ...(repeat ? { answered_from_ledger: true } : {}),
+      });
+      this.reply(frame.id, o);
+    });
   }
 
   private async execute(frame: CallFrame, tool: AgentTool | undefined, note: ToolContext["note"]) {
@@ -167,6 +184,7 @@ export class ProxmoxAgent {
           signal: controller.signal,
           deadline,
           pve: this.pve,
+          pbs: this.pbs,
           log: this.log,
           exec: this.exec,
           note,

@@ -9,6 +9,7 @@ import type { Principal } from "../shared/protocol.ts";
 import { AuthError, createAgentVerifier, createClientVerifier } from "./auth.ts";
 import { resolveDefaultAgent, type WorkerConfig } from "./config.ts";
 import type { Hub } from "./hub.ts";
+import type { Metrics } from "./metrics.ts";
 import { hostGuard } from "./middleware/host-guard.ts";
 import { SERVER_NAME, SERVER_VERSION } from "./mcp.ts";
 import { agentIdSchema, type AgentRegistryApi } from "./registry.ts";
@@ -24,6 +25,7 @@ export interface AppDeps {
   /** Runtime-specific: turn an authenticated upgrade request into the agent's WebSocket. */
   upgradeAgent: (c: Context, agentId: string) => Response | Promise<Response>;
   log: Logger;
+  metrics?: Metrics;
 }
 
 type Env = { Variables: { principal: Principal } };
@@ -104,6 +106,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
   };
   const noAgent = (c: Context) => c.json({ error: "no_agent", error_description: "no default agent: set DEFAULT_AGENT or use /agents/<id>/mcp" }, 404);
 
+  app.get("/metrics", requireClient, requireAdmin, (c) => {
+    if (!deps.metrics) return c.json({ error: "not_found", error_description: "metrics are not kept by this runtime" }, 404);
+    const agents = hub.list();
+    const text = deps.metrics.render([
+      ...agents.map((a) => ({ name: "pve_mcp_agent_connected", help: "1 when the agent's tunnel is up.", labels: { agent: a.id }, value: a.connected ? 1 : 0 })),
+      ...agents.map((a) => ({ name: "pve_mcp_agent_reconnects_total", help: "Reconnections of the agent since the worker started.", labels: { agent: a.id }, value: a.stats.reconnects })),
+      ...agents.map((a) => ({ name: "pve_mcp_agent_calls_in_flight", help: "Calls relayed and not yet answered.", labels: { agent: a.id }, value: a.inFlight })),
+      ...agents.map((a) => ({ name: "pve_mcp_events_received", help: "Events received from the agent (cursor).", labels: { agent: a.id }, value: a.events.cursor })),
+    ]);
+    return c.text(text, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+
   app.get("/healthz", (c) =>
     c.json({ status: "ok", name: SERVER_NAME, version: SERVER_VERSION, agents: hub.list().map((a) => a.status()) }),
   );
@@ -140,7 +154,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
     app.all(`${prefix}/mcp`, requireClient, async (c) => {
       const sessions = await sessionsOf(c);
       if (!sessions) return noAgent(c);
-      return sessions.handleStreamable(c.req.raw, c.get("principal"));
+      // The request id travels with each call to the agent, so one id follows a call through both logs.
+      const headers = new Headers(c.req.raw.headers);
+      headers.set("x-request-id", c.get("requestId"));
+      return sessions.handleStreamable(new Request(c.req.raw, { headers }), c.get("principal"));
     });
     app.get(`${prefix}/sse`, requireClient, async (c) => {
       const sessions = await sessionsOf(c);

@@ -11,6 +11,7 @@ import {
   UnsubscribeRequestSchema,
   type CallToolResult,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { z } from "zod";
 import { ToolError, formatZodError, toToolError } from "../shared/errors.ts";
 import { toolDescriptor, type ToolDefinition } from "../shared/tool.ts";
 import { eventsRead, eventsWait, workerToolDefinitions } from "../shared/tools/events.ts";
@@ -23,6 +24,11 @@ export const SERVER_VERSION = "0.1.0";
 const instructions =
   "Tools for administering Proxmox VE through an agent on the host. Arguments use PVE's own names (node, vmid, upid). " +
   "Tools that change state say so in their annotations; tool errors start with a [code] and say whether a retry makes sense.";
+
+function headerOf(headers: Record<string, string | string[] | undefined> | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}
 
 export function authInfoOf(principal: Principal): AuthInfo {
   return { token: "", clientId: principal.sub, scopes: principal.scopes, extra: { sub: principal.sub } };
@@ -88,6 +94,8 @@ async function runWorkerTool(
 
 export interface McpServerOptions {
   agent: () => AgentSession | undefined;
+  /** Counts calls by tool and outcome; logs each call with the request id that follows it to the agent. */
+  observe?: (record: { tool: string; outcome: string; ms: number; requestId?: string; sub: string }) => void;
   callTimeoutMs: number;
   confirmDestructive: "off" | "elicit" | "require";
 }
@@ -127,6 +135,15 @@ export function createMcpServer(opts: McpServerOptions): Server {
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (req, extra): Promise<CallToolResult> => {
+    const started = Date.now();
+    const requestId = headerOf(extra.requestInfo?.headers, "x-request-id");
+    const result = await callTool(req, extra, requestId);
+    const code = result.isError ? String((result._meta as { code?: string } | undefined)?.code ?? "error") : "ok";
+    opts.observe?.({ tool: req.params.name, outcome: code, ms: Date.now() - started, requestId, sub: extra.authInfo?.clientId ?? "" });
+    return result;
+  });
+
+  async function callTool(req: z.infer<typeof CallToolRequestSchema>, extra: Parameters<Parameters<typeof server.setRequestHandler>[1]>[1], requestId: string | undefined): Promise<CallToolResult> {
     try {
       const principal = principalOf(extra.authInfo);
       const agent = opts.agent();
@@ -148,7 +165,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
         principal,
         timeoutMs: opts.callTimeoutMs,
         signal: extra.signal,
-        requestId: String(extra.requestId),
+        requestId,
         onProgress:
           progressToken === undefined
             ? undefined
@@ -161,7 +178,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
     } catch (err) {
       return toolErrorResult(err);
     }
-  });
+  }
 
   // The events the agent streamed, as a resource clients can subscribe to.
   let unsubscribe: (() => void) | undefined;

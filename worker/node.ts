@@ -9,6 +9,7 @@ import { createApp } from "./app.ts";
 import { parseWorkerConfig, sessionSecret } from "./config.ts";
 import { Hub, type AgentSocket } from "./hub.ts";
 import { createMcpServer } from "./mcp.ts";
+import { Metrics } from "./metrics.ts";
 import { AgentRegistry, type RegistryStore } from "./registry.ts";
 import { McpSessions } from "./sessions.ts";
 
@@ -24,6 +25,11 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
   const config = parseWorkerConfig(env);
   const log = createLogger("worker", config.LOG_LEVEL);
   const sessionsByAgent = new Map<string, McpSessions>();
+  const metrics = new Metrics();
+  const observe = ({ tool, outcome, ms, requestId, sub }: { tool: string; outcome: string; ms: number; requestId?: string; sub: string }) => {
+    metrics.call(tool, outcome, ms / 1000);
+    log.info("tool call", { tool, outcome, ms, request_id: requestId, sub });
+  };
   const hub = new Hub({
     graceMs: config.RECONNECT_GRACE_MS,
     heartbeatMs: config.HEARTBEAT_MS,
@@ -36,7 +42,7 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
       sessions = new McpSessions({
         maxBodyBytes: config.MAX_BODY_BYTES,
         secret: sessionSecret(config),
-        newServer: () => createMcpServer({ agent: () => hub.get(agentId), callTimeoutMs: config.CALL_TIMEOUT_MS, confirmDestructive: config.CONFIRM_DESTRUCTIVE }),
+        newServer: () => createMcpServer({ agent: () => hub.get(agentId), observe, callTimeoutMs: config.CALL_TIMEOUT_MS, confirmDestructive: config.CONFIRM_DESTRUCTIVE }),
       });
       sessionsByAgent.set(agentId, sessions);
     }
@@ -51,6 +57,7 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
     hub,
     registry,
     log,
+    metrics,
     sessionsFor,
     upgradeAgent: (c, agentId) => {
       const session = hub.get(agentId);
