@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { createLogger } from "../shared/log.ts";
 import { AGENT_VERSION, ProxmoxAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
+import { doctor, renderFindings } from "./doctor.ts";
 import { enroll } from "./enroll.ts";
 import { runPolicyCli } from "./policy/cli.ts";
 import { agentTools } from "./tools/index.ts";
@@ -14,6 +15,7 @@ usage: pve-mcp-agent [run] [--config FILE]   connect to the worker and serve too
                                             register this host's key with the worker (one-time code)
        pve-mcp-agent policy check [--config FILE] '<command>'
                                             dry-run the command safety policy (exit 0 allowed, 1 refused)
+       pve-mcp-agent doctor [--config FILE]    check the worker, enrollment, clock, PVE TLS, token and privileges
        pve-mcp-agent version`;
 
 function option(argv: string[], name: string): string | undefined {
@@ -37,6 +39,14 @@ export async function main(argv: string[]): Promise<number> {
     const rest = configPath ? argv.filter((a, i) => a !== "--config" && argv[i - 1] !== "--config") : argv;
     const exec = configPath ? loadAgentConfig(configPath, process.env).exec : undefined;
     return runPolicyCli(rest.slice(1), exec ? { extraRules: exec.policy_rules, auditLogDir: dirname(exec.audit_file) } : {});
+  }
+  if (command === "doctor") {
+    const config = loadAgentConfig(option(argv, "--config") ?? process.env.PVE_MCP_CONFIG, process.env);
+    const tools = agentTools();
+    const enabled = new Map([...tools].filter(([, t]) => config.exec.enabled || t.def.scope !== "host:exec"));
+    const findings = await doctor(config, readKey(config.private_key), enabled);
+    console.log(renderFindings(findings));
+    return findings.every((f) => f.ok) ? 0 : 1;
   }
   if (command === "enroll") {
     const [worker, code, agentId, keyFile] = ["--worker", "--code", "--agent-id", "--key"].map((o) => option(argv, o));

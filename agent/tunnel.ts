@@ -159,18 +159,23 @@ export class Tunnel {
     this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
 
-  private async signToken(): Promise<string> {
-    const key = await importPKCS8(this.opts.privateKeyPem, "EdDSA");
-    return new SignJWT({})
-      .setProtectedHeader({ alg: "EdDSA", typ: AGENT_TOKEN_TYPE })
-      .setSubject(this.opts.agentId)
-      .setIssuer(this.opts.agentId)
-      .setAudience(AGENT_TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime("2m")
-      .setJti(crypto.randomUUID())
-      .sign(key);
+  private signToken(): Promise<string> {
+    return signAgentToken(this.opts.agentId, this.opts.privateKeyPem);
   }
+}
+
+/** A short-lived connection token, signed with the agent's own key; the worker knows only the public half. */
+export async function signAgentToken(agentId: string, privateKeyPem: string): Promise<string> {
+  const key = await importPKCS8(privateKeyPem, "EdDSA");
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "EdDSA", typ: AGENT_TOKEN_TYPE })
+    .setSubject(agentId)
+    .setIssuer(agentId)
+    .setAudience(AGENT_TOKEN_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("2m")
+    .setJti(crypto.randomUUID())
+    .sign(key);
 }
 
 /** Sends chunk texts one by one, waiting for the socket buffer to drain so a big result cannot starve others. */

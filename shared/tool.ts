@@ -17,6 +17,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   annotations: ToolAnnotations;
   /** A mutating call changes state on the host; the agent journals it so it never runs twice. */
   mutating: boolean;
+  /** PVE privileges the agent's API token needs for this tool (checked by `doctor` and `access_info` whoami). */
+  privileges?: string[];
   input: I;
   output: O;
 }

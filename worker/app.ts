@@ -208,7 +208,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.get("/agent", async (c) => {
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    const upgrade = c.req.header("upgrade")?.toLowerCase() === "websocket";
+    if (!upgrade && !c.req.header("authorization")) {
       return c.json({ error: "upgrade_required", error_description: "agents connect here with a WebSocket" }, 426);
     }
     let agentId: string;
@@ -217,6 +218,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     } catch (err) {
       return refuse(c, err);
     }
+    // A plain GET with the agent's token checks its credentials without taking over the live tunnel (doctor).
+    if (!upgrade) return c.json({ agent_id: agentId, credentials: "valid", connected: hub.get(agentId).connected });
     log.info("agent connecting", { agent: agentId, request_id: c.get("requestId") });
     return deps.upgradeAgent(c, agentId);
   });

@@ -5,6 +5,7 @@ const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: t
 
 export const clusterStatus = defineTool({
   name: "cluster_status",
+  privileges: ["Sys.Audit"],
   title: "Cluster status and quorum",
   description:
     "Shows the cluster name, whether it is quorate, and every node with its online state and address. " +

@@ -60,6 +60,7 @@ export const hostExec = defineTool({
 
 export const nodeExec = defineTool({
   name: "node_exec",
+  privileges: ["Sys.Audit"],
   title: "Run a shell command on another cluster node (SSH)",
   description: `Runs a shell command on another node of the cluster over SSH (host key verified against known_hosts). ${policyNote}`,
   scope: "host:exec",
@@ -71,6 +72,7 @@ export const nodeExec = defineTool({
 
 export const guestExec = defineTool({
   name: "guest_exec",
+  privileges: ["VM.Audit", "VM.GuestAgent.Unrestricted"],
   title: "Run a shell command inside a guest",
   description:
     "Runs a shell command inside a container (pct exec, on the container's node) or a VM (through the QEMU guest agent, " +

@@ -6,6 +6,7 @@ const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: t
 
 export const nodeList = defineTool({
   name: "node_list",
+  privileges: ["Sys.Audit"],
   title: "List nodes",
   description: "Lists the cluster's nodes with online state, CPU and memory usage, and uptime.",
   scope: "proxmox:read",
@@ -29,6 +30,7 @@ export const nodeList = defineTool({
 
 export const nodeStatus = defineTool({
   name: "node_status",
+  privileges: ["Sys.Audit"],
   title: "Node status",
   description:
     "Shows one node's CPU usage and model, memory, swap and root disk usage, load average, uptime, kernel and PVE versions.",

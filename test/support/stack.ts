@@ -37,6 +37,8 @@ export interface Stack {
   proxy?: TcpProxy;
   agent: Proc;
   agentId: string;
+  /** The agent's config as written (private key included), for tests that run the agent's CLI. */
+  agentConfig: Record<string, any>;
   token(scopes?: Scope[], sub?: string): Promise<string>;
   client(scopes?: Scope[]): Promise<Client>;
   startAgent(): Promise<void>;
@@ -67,9 +69,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const proxy = opts.proxy ? await startTcpProxy(worker.port) : undefined;
   const tunnelPort = proxy?.port ?? worker.port;
   const configPath = join(dir, "agent.json");
-  writeFileSync(
-    configPath,
-    JSON.stringify({
+  const agentConfig: Record<string, any> = {
       worker_url: `ws://127.0.0.1:${tunnelPort}/agent`,
       agent_id: agentId,
       private_key: keys.privatePem,
@@ -79,9 +79,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       reconnect_max_ms: 1000,
       log_level: "info",
       ...opts.agentConfig,
-    }),
-    { mode: 0o600 },
-  );
+  };
+  writeFileSync(configPath, JSON.stringify(agentConfig), { mode: 0o600 });
   const baseUrl = worker.url;
   const token = (scopes: Scope[] = ALL_SCOPES, sub = "test-user") =>
     mintClientToken({ secret, issuer: ISSUER, audience: AUDIENCE, subject: sub, scopes, ttl: 600 });
@@ -96,6 +95,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     audience: AUDIENCE,
     proxy,
     agentId,
+    agentConfig,
     agent: undefined as unknown as Proc,
     token,
     async client(scopes = ALL_SCOPES) {
