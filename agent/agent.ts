@@ -166,7 +166,12 @@ export class ProxmoxAgent {
     });
   }
 
-  private async execute(frame: CallFrame, tool: AgentTool | undefined, note: ToolContext["note"]) {
+  private async execute(frame: CallFrame, tool: AgentTool | undefined, journal: ToolContext["note"]) {
+    const facts: Record<string, unknown> = {};
+    const note: ToolContext["note"] = (f) => {
+      Object.assign(facts, f);
+      journal(f);
+    };
     if (!tool) throw new ToolError("unknown_tool", `this agent has no tool named ${frame.tool}`);
     if (!frame.principal.scopes.includes(tool.def.scope)) {
       throw new ToolError("missing_scope", `${frame.tool} needs the ${tool.def.scope} scope, which the caller's token lacks`);
@@ -192,7 +197,18 @@ export class ProxmoxAgent {
             this.tunnel.send({ t: "progress", id: frame.id, progress, total, message });
           },
         };
-        return await abortable(tool.run(frame.args, ctx), controller.signal);
+        const run = tool.run(frame.args, ctx);
+        if (!tool.def.mutating) return await abortable(run, controller.signal);
+        // A mutating handler is left to finish (it honours the signal): racing it could report a failure
+        // for something PVE did. Cut by the deadline, its outcome is unknown, with what it had started.
+        try {
+          return await run;
+        } catch (err) {
+          if (controller.signal.aborted && (controller.signal.reason as ToolError | undefined)?.code === "deadline_exceeded") {
+            throw new ToolError("outcome_unknown", `${frame.tool} was cut by its deadline; it may have taken effect${facts.upid ? ` (PVE task ${String(facts.upid)})` : ""}`, { ...facts });
+          }
+          throw err;
+        }
       } finally {
         this.slots.release();
       }
@@ -222,9 +238,14 @@ export class ProxmoxAgent {
   }
 
   private reply(id: string, outcome: Outcome): void {
-    const sent = outcome.ok
-      ? this.tunnel.send({ t: "result", id, result: outcome.result })
-      : this.tunnel.send({ t: "error", id, code: outcome.code, message: outcome.message, retryable: outcome.retryable, details: outcome.details });
+    let sent: boolean;
+    try {
+      sent = outcome.ok
+        ? this.tunnel.send({ t: "result", id, result: outcome.result })
+        : this.tunnel.send({ t: "error", id, code: outcome.code, message: outcome.message, retryable: outcome.retryable, details: outcome.details });
+    } catch (err) {
+      sent = this.tunnel.send({ t: "error", id, code: "internal", message: `the result cannot be sent: ${(err as Error).message}`, retryable: false });
+    }
     if (!sent) this.log.info("result kept until the worker asks again", { call_id: id });
   }
 }

@@ -13,7 +13,7 @@ export const execConfigSchema = z
     run_as: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
     default_timeout_s: z.number().int().min(1).max(3600).default(60),
     /** Cap per output stream; what is beyond is counted and dropped. */
-    max_output_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    max_output_bytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(1024 * 1024),
     max_concurrency: z.number().int().min(1).max(64).default(4),
     audit_file: z.string().default("/var/log/pve-mcp/audit.jsonl"),
     audit_max_bytes: z.number().int().min(4096).default(10 * 1024 * 1024),
@@ -57,6 +57,11 @@ export const pveEndpointSchema = z
   })
   .strict();
 
+/** A Proxmox Backup Server the PBS tools may use: the PVE endpoint's keys plus a name (the tools' `pbs` argument). */
+export const pbsEndpointSchema = pveEndpointSchema.extend({
+  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/, "expected a short name like pbs1").default("pbs"),
+});
+
 export const agentConfigSchema = z
   .object({
     /** ws:// or wss:// address of the worker's /agent endpoint. */
@@ -74,11 +79,17 @@ export const agentConfigSchema = z
     /** Event listeners, filters and notifiers (agent/events/README.md); absent: no listening. */
     events: eventsConfigSchema.optional(),
     exec: execConfigSchema.prefault({}),
+    /** Proxmox Backup Servers for the pbs_* tools (https://host:8007, token USER@REALM!TOKENID); absent: none. */
+    pbs: z
+      .array(pbsEndpointSchema)
+      .refine((list) => new Set(list.map((p) => p.name)).size === list.length, "every pbs entry needs its own name")
+      .optional(),
   })
   .strict();
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type PveEndpointConfig = z.infer<typeof pveEndpointSchema>;
+export type PbsEndpointConfig = z.infer<typeof pbsEndpointSchema>;
 
 /** Environment variables that override the file, for secrets kept out of it. */
 const envOverrides: Record<string, (cfg: Record<string, any>, value: string) => void> = {

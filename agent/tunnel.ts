@@ -105,7 +105,13 @@ export class Tunnel {
     ws.on("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => this.opts.log.error("worker refused the agent connection", { status: res.statusCode, body: body.slice(0, 500) }));
+      res.on("end", () =>
+        this.opts.log.error("worker refused the agent connection", {
+          status: res.statusCode,
+          reason: String(res.headers["www-authenticate"] ?? "").replace(/^Bearer\s+/, ""),
+          body: body.slice(0, 500),
+        }),
+      );
     });
     ws.on("error", (err) => this.opts.log.warn("tunnel error", { error: err.message }));
     ws.on("close", (code, reason) => {

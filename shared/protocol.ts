@@ -8,7 +8,7 @@ export const MAX_FRAME_BYTES = 1024 * 1024;
 /** Size of each chunk's data, leaving room for the chunk envelope under MAX_FRAME_BYTES. */
 export const CHUNK_BYTES = 256 * 1024;
 /** Largest message reassembled from chunks; anything larger is refused. */
-export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /**
  * The agent's heartbeat text. It is a constant string so that a Cloudflare Durable Object can answer
  * it with setWebSocketAutoResponse without waking up from hibernation.

@@ -100,11 +100,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
   };
 
   const agentIdFor = async (c: Context) => c.req.param("agent") ?? (await resolveDefaultAgent(config, () => deps.registry.list()));
+  /** Only agents the worker knows get state: a made-up id in the path must not create sessions. */
+  const known = async (id: string) => config.AGENT_KEYS[id] !== undefined || (await deps.registry.get(id)) !== undefined;
   const sessionsOf = async (c: Context) => {
     const id = await agentIdFor(c);
-    return id ? deps.sessionsFor(id) : undefined;
+    return id && (await known(id)) ? deps.sessionsFor(id) : undefined;
   };
-  const noAgent = (c: Context) => c.json({ error: "no_agent", error_description: "no default agent: set DEFAULT_AGENT or use /agents/<id>/mcp" }, 404);
+  const noAgent = (c: Context) =>
+    c.json(
+      c.req.param("agent")
+        ? { error: "unknown_agent", error_description: `no agent '${c.req.param("agent")}' is registered with this worker` }
+        : { error: "no_agent", error_description: "no default agent: set DEFAULT_AGENT or use /agents/<id>/mcp" },
+      404,
+    );
 
   app.get("/metrics", requireClient, requireAdmin, (c) => {
     if (!deps.metrics) return c.json({ error: "not_found", error_description: "metrics are not kept by this runtime" }, 404);

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { createLogger } from "../shared/log.ts";
 import { PING_TEXT, PONG_TEXT, helloFrame, type HelloFrame } from "../shared/protocol.ts";
+import type { Event } from "../shared/event.ts";
 import type { EventLogSnapshot } from "./events.ts";
 import { createApp } from "./app.ts";
 import { parseWorkerConfig, resolveDefaultAgent, sessionSecret } from "./config.ts";
@@ -67,15 +68,12 @@ export class AgentHub extends DurableObject<Env> {
     const log = createLogger("worker", config.LOG_LEVEL);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_TEXT, PONG_TEXT));
     let savedEvents: EventLogSnapshot | undefined;
-    let saveTimer: ReturnType<typeof setTimeout> | undefined;
     this.hub = new Hub({
-      // Events are kept in storage so a client that comes back after an eviction can page through them.
+      // Each event is its own storage key, so a client that comes back after an eviction can page through them.
       eventSnapshot: () => savedEvents,
-      onEvent: (session) => {
-        saveTimer ??= setTimeout(() => {
-          saveTimer = undefined;
-          void ctx.storage.put("events", session.events.snapshot());
-        }, 500);
+      onEvent: (_session, event, seq) => {
+        void ctx.storage.put(eventKey(seq), event);
+        if (seq > EVENTS_KEPT) void ctx.storage.delete(eventKey(seq - EVENTS_KEPT));
       },
       graceMs: config.RECONNECT_GRACE_MS,
       heartbeatMs: config.HEARTBEAT_MS,
@@ -111,7 +109,7 @@ export class AgentHub extends DurableObject<Env> {
       },
     });
     ctx.blockConcurrencyWhile(async () => {
-      savedEvents = await ctx.storage.get<EventLogSnapshot>("events");
+      savedEvents = await loadEvents(ctx.storage);
       const stored = helloFrame.safeParse(await ctx.storage.get("hello"));
       for (const ws of ctx.getWebSockets()) {
         const { agentId: id } = ws.deserializeAttachment() as Attachment;
@@ -160,6 +158,16 @@ export class AgentHub extends DurableObject<Env> {
     }
     return link;
   }
+}
+
+const EVENTS_KEPT = 1000;
+const eventKey = (seq: number) => `ev:${String(seq).padStart(12, "0")}`;
+
+async function loadEvents(storage: DurableObjectStorage): Promise<EventLogSnapshot | undefined> {
+  const stored = await storage.list<Event>({ prefix: "ev:" });
+  if (!stored.size) return undefined;
+  const entries = [...stored].map(([key, event]) => ({ seq: Number(key.slice(3)), event }));
+  return { next: entries[entries.length - 1].seq + 1, entries };
 }
 
 /** Routes each request to the Durable Object of the agent it concerns. */

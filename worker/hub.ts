@@ -1,5 +1,5 @@
 import { ToolError, formatZodError, toToolError } from "../shared/errors.ts";
-import { eventSchema } from "../shared/event.ts";
+import { eventSchema, type Event } from "../shared/event.ts";
 import { FrameDecoder, encodeFrame } from "../shared/framing.ts";
 import type { Logger } from "../shared/log.ts";
 import {
@@ -32,6 +32,8 @@ export interface CallRequest {
 
 interface Pending {
   frame: CallFrame;
+  /** The call frame as sent, kept to re-send it verbatim after a reconnect. */
+  texts: string[];
   mutating: boolean;
   resolve: (result: ToolResult) => void;
   reject: (err: ToolError) => void;
@@ -46,8 +48,8 @@ export interface SessionOptions {
   log: Logger;
   /** Called when the agent announces a catalog (to persist it where the runtime can hibernate). */
   onHello?: (hello: HelloFrame) => void;
-  /** Called after an event was added to a session's log (to persist the log). */
-  onEvent?: (session: AgentSession) => void;
+  /** Called after an event was added to a session's log (to persist it). */
+  onEvent?: (session: AgentSession, event: Event, seq: number) => void;
   /** Events kept from before a restart, by agent id. */
   eventSnapshot?: (agentId: string) => EventLogSnapshot | undefined;
 }
@@ -121,8 +123,11 @@ export class AgentSession {
     this.ready = false;
     this.since = Date.now();
     this.opts.log.info("agent disconnected", { agent: this.id, reason, in_flight: this.pending.size });
+    // Partial chunked messages of the dead socket will never complete.
+    this.decoder = new FrameDecoder();
     for (const [id, p] of this.pending) {
-      p.graceTimer = setTimeout(() => this.fail(id, lostError(p, this.id)), this.opts.graceMs);
+      // The grace period runs from the first drop: a connection that came and went before its hello does not extend it.
+      p.graceTimer ??= setTimeout(() => this.fail(id, lostError(p, this.id)), this.opts.graceMs);
     }
   }
 
@@ -155,13 +160,24 @@ export class AgentSession {
       principal: req.principal,
       ...(req.requestId ? { requestId: req.requestId } : {}),
     };
+    let texts: string[];
+    try {
+      texts = encodeFrame(frame);
+    } catch (err) {
+      return Promise.reject(new ToolError("invalid_arguments", `the arguments of ${req.tool} cannot be sent: ${(err as Error).message}`));
+    }
     this.stats.calls++;
+    const mutating = descriptor?.mutating ?? true;
     return new Promise<ToolResult>((resolve, reject) => {
       const deadlineTimer = setTimeout(() => {
         this.sendFrame({ t: "cancel", id, reason: "deadline passed" });
-        this.fail(id, new ToolError("deadline_exceeded", `${req.tool} did not answer within ${Math.round(req.timeoutMs / 1000)} s`));
+        // A mutating call the agent may be running has no known outcome: a retry would be a second run.
+        const err = mutating
+          ? new ToolError("outcome_unknown", `${req.tool} did not answer within ${Math.round(req.timeoutMs / 1000)} s and may still be running; check the state before retrying`, { call_id: id })
+          : new ToolError("deadline_exceeded", `${req.tool} did not answer within ${Math.round(req.timeoutMs / 1000)} s`);
+        this.fail(id, err);
       }, req.timeoutMs);
-      this.pending.set(id, { frame, mutating: descriptor?.mutating ?? true, resolve, reject, onProgress: req.onProgress, deadlineTimer });
+      this.pending.set(id, { frame, texts, mutating, resolve, reject, onProgress: req.onProgress, deadlineTimer });
       req.signal?.addEventListener(
         "abort",
         () => {
@@ -170,7 +186,7 @@ export class AgentSession {
         },
         { once: true },
       );
-      this.sendFrame(frame);
+      this.sendTexts(texts);
     });
   }
 
@@ -238,7 +254,7 @@ export class AgentSession {
       this.sendFrame({ t: "error", code: "frame_invalid", message: `invalid event: ${formatZodError(event.error)}`, retryable: false });
       return;
     }
-    if (this.events.add(event.data)) this.opts.onEvent?.(this);
+    if (this.events.add(event.data)) this.opts.onEvent?.(this, event.data, this.events.cursor);
   }
 
   private onHello(hello: HelloFrame): void {
@@ -263,7 +279,7 @@ export class AgentSession {
     for (const p of this.pending.values()) {
       if (p.graceTimer) clearTimeout(p.graceTimer);
       p.graceTimer = undefined;
-      this.sendFrame(p.frame);
+      this.sendTexts(p.texts);
     }
   }
 
@@ -292,8 +308,12 @@ export class AgentSession {
   }
 
   private sendFrame(frame: Frame): void {
+    this.sendTexts(encodeFrame(frame));
+  }
+
+  private sendTexts(texts: string[]): void {
     if (!this.socket) return;
-    for (const text of encodeFrame(frame)) this.socket.send(text);
+    for (const text of texts) this.socket.send(text);
   }
 }
 

@@ -87,6 +87,14 @@ export async function startNodeWorker(env: Record<string, string | undefined>): 
     const s = serve({ fetch: app.fetch, hostname: host, port, websocket: { server: wss } }, () => resolve(s));
   });
 
+  // Requests Node's HTTP parser refuses (huge headers, malformed lines) still get a JSON answer.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify({ error: status === 431 ? "headers_too_large" : "bad_request", error_description: err.code ?? "malformed HTTP request" });
+    socket.end(`HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
       if (!alive.has(ws)) {
