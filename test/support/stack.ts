@@ -19,7 +19,11 @@ export interface StackOptions {
   runtime?: "node" | "wrangler";
   /** Route the agent's tunnel through a TCP proxy the test can cut. */
   proxy?: boolean;
+  /** Route the agent's tunnel through a proxy on this port instead (e.g. one that adds latency). */
+  tunnelVia?: (workerPort: number) => Promise<number>;
   taskDurationMs?: number;
+  /** The PVE API token the agent uses: root@pam!mcp (default) or the PVEAuditor token readonly@pve!ro. */
+  pveToken?: "root" | "readonly";
   workerEnv?: Record<string, string>;
   /** The Node binary that runs the agent bundle (default: the machine's own). */
   agentNode?: string;
@@ -51,6 +55,7 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), "pve-mcp-"));
   const sim = await startSimulator({ taskDurationMs: opts.taskDurationMs });
+  const pveToken = opts.pveToken === "readonly" ? sim.readonlyToken : sim.token;
   const secret = newSecret();
   const agentId = "pve-test";
   const keys = agentKeyPair();
@@ -67,13 +72,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const worker = opts.runtime === "wrangler" ? await startWrangler(workerEnv, dir) : await startNode(workerEnv);
   const proxy = opts.proxy ? await startTcpProxy(worker.port) : undefined;
-  const tunnelPort = proxy?.port ?? worker.port;
+  const tunnelPort = opts.tunnelVia ? await opts.tunnelVia(worker.port) : (proxy?.port ?? worker.port);
   const configPath = join(dir, "agent.json");
   const agentConfig: Record<string, any> = {
       worker_url: `ws://127.0.0.1:${tunnelPort}/agent`,
       agent_id: agentId,
       private_key: keys.privatePem,
-      pve: { url: sim.url, token_id: sim.token.tokenid, token_secret: sim.token.secret, fingerprint: sim.fingerprint },
+      pve: { url: sim.url, token_id: pveToken.tokenid, token_secret: pveToken.secret, fingerprint: sim.fingerprint },
       state_dir: join(dir, "state"),
       heartbeat_ms: 1000,
       reconnect_max_ms: 1000,
