@@ -12,6 +12,14 @@ export interface PveRequestContext {
   callId?: string;
 }
 
+/** Which API the client talks to: PVE (pveproxy, port 8006) or Proxmox Backup Server (port 8007). */
+export type ProxmoxProduct = "PVE" | "PBS";
+
+export interface PveClientOptions {
+  /** PBS sends `PBSAPIToken=ID:SECRET` and answers errors as plain text; PVE by default. */
+  product?: ProxmoxProduct;
+}
+
 const envelope = z.object({ data: z.unknown(), errors: z.record(z.string(), z.string()).optional(), message: z.string().optional() });
 const READ_RETRIES = 2;
 
@@ -25,11 +33,20 @@ export class PveClient {
   private readonly base: URL;
   private readonly auth: string;
   private readonly timeoutMs: number;
+  readonly product: ProxmoxProduct;
+  /** How the server's certificate is trusted, for explanations (diagnose). */
+  readonly trust: "fingerprint" | "ca_file" | "system";
+  readonly url: string;
+  readonly tokenId: string;
 
-  constructor(cfg: PveEndpointConfig) {
+  constructor(cfg: PveEndpointConfig, options: PveClientOptions = {}) {
     this.base = new URL(cfg.url);
-    this.auth = `PVEAPIToken=${cfg.token_id}=${cfg.token_secret}`;
+    this.product = options.product ?? "PVE";
+    this.auth = this.product === "PBS" ? `PBSAPIToken=${cfg.token_id}:${cfg.token_secret}` : `PVEAPIToken=${cfg.token_id}=${cfg.token_secret}`;
     this.timeoutMs = cfg.timeout_ms;
+    this.trust = cfg.fingerprint ? "fingerprint" : cfg.ca_file ? "ca_file" : "system";
+    this.url = cfg.url;
+    this.tokenId = cfg.token_id;
     this.dispatcher = new Agent({ connect: tlsConnector(cfg), keepAliveTimeout: 30_000 });
   }
 
@@ -50,7 +67,7 @@ export class PveClient {
         return await this.once(method, path, params, ctx);
       } catch (err) {
         const retry = idempotent && attempt < READ_RETRIES && isConnectionError(err) && !ctx.signal?.aborted;
-        if (!retry) throw toPveError(err, method, path);
+        if (!retry) throw toPveError(err, method, path, this.product);
         await sleep(100 * 2 ** attempt);
       }
     }
@@ -75,10 +92,12 @@ export class PveClient {
     const text = await res.text();
     const parsed = parseEnvelope(text);
     if (res.ok) {
-      if (!parsed) throw new ToolError("pve_error", `PVE answered ${method} ${path} with a body that is not PVE's JSON envelope`);
+      if (!parsed) throw new ToolError("pve_error", `${this.product} answered ${method} ${path} with a body that is not its JSON envelope`);
       return parsed.data;
     }
-    throw pveFailure(res.status, res.statusText, parsed, method, path);
+    // PBS (proxmox-rest-server) answers an error with the bare message as body.
+    const plain = this.product === "PBS" && !parsed ? text.trim() : undefined;
+    throw pveFailure(res.status, plain || res.statusText, parsed, method, path);
   }
 }
 
@@ -99,14 +118,14 @@ function pveFailure(status: number, statusText: string, body: z.infer<typeof env
   return new ToolError("pve_error", text, { status, method, path, ...(body?.errors ? { errors: body.errors } : {}) });
 }
 
-function toPveError(err: unknown, method: string, path: string): ToolError {
+function toPveError(err: unknown, method: string, path: string, product: ProxmoxProduct): ToolError {
   if (err instanceof ToolError) return err;
   const e = err as Error & { cause?: Error & { code?: string } };
   if (e?.name === "AbortError" || e?.name === "TimeoutError") {
-    return new ToolError(e.name === "TimeoutError" ? "deadline_exceeded" : "cancelled", `PVE request ${method} ${path} was ${e.name === "TimeoutError" ? "timed out" : "cancelled"}`);
+    return new ToolError(e.name === "TimeoutError" ? "deadline_exceeded" : "cancelled", `${product} request ${method} ${path} was ${e.name === "TimeoutError" ? "timed out" : "cancelled"}`);
   }
   const cause = e?.cause?.message ?? e?.message ?? String(err);
-  return new ToolError("pve_error", `cannot reach PVE for ${method} ${path}: ${cause}`, { method, path, connection: true });
+  return new ToolError("pve_error", `cannot reach ${product} for ${method} ${path}: ${cause}`, { method, path, connection: true });
 }
 
 function isConnectionError(err: unknown): boolean {
@@ -143,7 +162,7 @@ function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
       const seen = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
       if (seen !== pin) {
         socket.destroy();
-        return callback(new Error(`PVE certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pin}`), null);
+        return callback(new Error(`the server certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pin}`), null);
       }
       callback(null, socket);
     });

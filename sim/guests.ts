@@ -7,6 +7,7 @@
  */
 import type { CallContext } from "./context.ts";
 import { die, paramError } from "./errors.ts";
+import { applyPending } from "./guest-config.ts";
 import { truthy } from "./schema.ts";
 import { epoch, isQuorate, localGuest, markStarted, markStopped, type GuestType, type SimGuest } from "./state.ts";
 
@@ -23,7 +24,7 @@ interface PowerAction {
   /** Checks made before the worker is forked. */
   before?(a: ActionContext): void;
   /** The worker: checks made under the config lock, then the state change. */
-  run(a: ActionContext): void;
+  run(a: ActionContext): string[] | void;
 }
 
 function configPath(type: GuestType, node: string, vmid: number): string {
@@ -78,7 +79,22 @@ function qemuStart(a: ActionContext): void {
   if (!suspended) checkLock(g, a.ctx.params.skiplock);
   if (g.running) throw die(`VM ${a.vmid} already running`);
   if (suspended) delete g.config.lock;
+  applyPending(g, false);
   markStarted(g, epoch());
+}
+
+/**
+ * A clean shutdown of a guest whose OS ignores ACPI (SimGuest.ignoresShutdown) runs into the timeout:
+ * with forceStop the guest is then killed (a warning), without it the task fails.
+ */
+function shutdownTimeout(a: ActionContext, g: SimGuest): string[] {
+  if (!g.ignoresShutdown) return [];
+  if (g.type === "lxc") {
+    if (truthy(a.ctx.params.forceStop)) return [];
+    throw die("container did not stop");
+  }
+  if (truthy(a.ctx.params.forceStop)) return ["WARN: VM still running - terminating now with SIGTERM"];
+  throw die("VM quit/powerdown failed - got timeout");
 }
 
 const qemuActions: Record<string, PowerAction> = {
@@ -95,7 +111,14 @@ const qemuActions: Record<string, PowerAction> = {
     before(a) {
       if (qemuPaused(a) && !truthy(a.ctx.params.forceStop)) throw die("VM is paused - cannot shutdown");
     },
-    run: qemuStop,
+    run(a) {
+      if (!qemuRunning(a)) return;
+      const g = loadConfig(a, "qemu");
+      checkLock(g, a.ctx.params.skiplock);
+      const lines = shutdownTimeout(a, g);
+      markStopped(g);
+      return lines;
+    },
   },
   reboot: {
     task: "qmreboot",
@@ -167,6 +190,7 @@ const lxcActions: Record<string, PowerAction> = {
       const g = loadConfig(a, "lxc");
       if (g.config.template === "1") throw die("you can't start a CT if it's a template");
       if (g.config.lock !== "mounted") checkLock(g, a.ctx.params.skiplock);
+      applyPending(g, false);
       markStarted(g, epoch());
     },
   },
@@ -186,6 +210,7 @@ const lxcActions: Record<string, PowerAction> = {
     run(a) {
       const g = loadConfig(a, "lxc");
       checkLock(g, undefined);
+      shutdownTimeout(a, g);
       markStopped(g);
     },
   },

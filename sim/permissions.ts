@@ -41,6 +41,10 @@ export interface AclEntry {
 export interface AccessModel {
   users: Record<string, UserInfo>;
   acl: AclEntry[];
+  /** Role definitions when they are not PVE's (the PBS simulator has its own). */
+  roles?: Record<string, readonly string[]>;
+  /** What root@pam holds everywhere; PVE's privileges unless set. */
+  superuserPrivileges?: readonly string[];
 }
 
 /** Privilege name to propagate flag, as RPCEnvironment::permissions returns them. */
@@ -76,17 +80,17 @@ function rolesOf(model: AccessModel, authid: string, path: string): Map<string, 
   return current;
 }
 
-function privilegesFromRoles(assigned: Map<string, boolean>): PrivilegeMap {
+function privilegesFromRoles(assigned: Map<string, boolean>, table: Record<string, readonly string[]>): PrivilegeMap {
   const privs: PrivilegeMap = new Map();
   for (const [role, propagate] of assigned) {
-    for (const priv of roles[role] ?? []) privs.set(priv, Math.max(privs.get(priv) ?? 0, propagate ? 1 : 0));
+    for (const priv of table[role] ?? []) privs.set(priv, Math.max(privs.get(priv) ?? 0, propagate ? 1 : 0));
   }
   return privs;
 }
 
 /** RPCEnvironment::permissions: the privileges `authid` holds on `path`. */
 export function privileges(model: AccessModel, authid: string, path: string | undefined): PrivilegeMap {
-  if (authid === "root@pam") return new Map(allPrivileges.map((p) => [p, 1]));
+  if (authid === "root@pam") return new Map((model.superuserPrivileges ?? allPrivileges).map((p) => [p, 1]));
   if (path === undefined) return new Map();
   const token = splitTokenId(authid);
   if (token) {
@@ -94,11 +98,11 @@ export function privileges(model: AccessModel, authid: string, path: string | un
     if (!info) return new Map();
     const userPrivs = privileges(model, token.userid, path);
     if (!info.privsep) return userPrivs;
-    const own = privilegesFromRoles(rolesOf(model, authid, path));
+    const own = privilegesFromRoles(rolesOf(model, authid, path), model.roles ?? roles);
     return new Map([...own].filter(([priv]) => userPrivs.has(priv)));
   }
   if (!model.users[authid]?.enabled) return new Map();
-  return privilegesFromRoles(rolesOf(model, authid, path));
+  return privilegesFromRoles(rolesOf(model, authid, path), model.roles ?? roles);
 }
 
 /** RPCEnvironment::check / check_any in non-throwing form. */

@@ -36,13 +36,16 @@ interface TreeNode {
 
 const proseKeys = new Set(["description", "verbose_description", "typetext", "format_description", "title", "completion"]);
 
-/** Deep copy without the human prose; the validator never reads it. */
-function stripProse(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripProse);
+/**
+ * Deep copy without the human prose; the validator never reads it. Keys of a `properties` map are
+ * parameter names, not prose: a parameter called `description` (guest configs, snapshots) stays.
+ */
+function stripProse(value: unknown, names = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => stripProse(v));
   if (value === null || typeof value !== "object") return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (!proseKeys.has(k)) out[k] = stripProse(v);
+    if (names || !proseKeys.has(k)) out[k] = stripProse(v, !names && k === "properties");
   }
   return out;
 }

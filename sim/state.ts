@@ -19,7 +19,6 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { seedBackupJobs, type SimBackupJob } from "./backups.ts";
-import { seedPools, type SimPool } from "./pools.ts";
 import type { SimSnapshot } from "./snapshots.ts";
 import { seedVolumes, type SimVolume } from "./storage-content.ts";
 
@@ -109,8 +108,6 @@ export interface SimState {
   storages: SimStorage[];
   /** Files on the storages (ISO images, templates, backups); guest disks are derived from the configs. */
   volumes: SimVolume[];
-  /** Resource pools (/etc/pve/user.cfg pool lines). */
-  pools: SimPool[];
   /** Scheduled backup jobs (/etc/pve/jobs.cfg vzdump sections). */
   backupJobs: SimBackupJob[];
 }
@@ -292,7 +289,7 @@ export function seedState(now: number): SimState {
   ];
   const byId = new Map(guests.map((g) => [g.vmid, g]));
   return { clusterName: "sim", configVersion: 3, localNode: "pve1", nodes, guests: byId, storages,
-    volumes: seedVolumes(now, byId), pools: seedPools(), backupJobs: seedBackupJobs() };
+    volumes: seedVolumes(now, byId), backupJobs: seedBackupJobs() };
 }
 
 export function findNode(state: SimState, name: string): SimNode | undefined {

@@ -28,6 +28,17 @@ export interface Task extends TaskInfo {
   log: string[];
 }
 
+/** A task failure that prints lines (e.g. "ERROR: ...") before its "TASK ERROR: <message>" line. */
+export class TaskFailure extends Error {
+  readonly lines: string[];
+
+  constructor(message: string, lines: string[]) {
+    super(message);
+    this.name = "TaskFailure";
+    this.lines = lines;
+  }
+}
+
 /** Runs the task's work; returns extra log lines, throws to fail the task with the error's message. */
 export type TaskWork = () => string[] | void;
 
@@ -87,6 +98,7 @@ export function createTaskRunner(durationMs: number): TaskRunner {
       task.exitstatus = warnings ? `WARNINGS: ${warnings}` : "OK";
       task.log.push(warnings ? `TASK ${task.exitstatus}` : "TASK OK");
     } catch (err) {
+      if (err instanceof TaskFailure) task.log.push(...err.lines);
       task.exitstatus = messageOf(err);
       task.log.push(`TASK ERROR: ${task.exitstatus}`);
     }

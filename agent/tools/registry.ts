@@ -4,6 +4,7 @@ import type { Logger } from "../../shared/log.ts";
 import type { Principal, ToolResult } from "../../shared/protocol.ts";
 import type { ToolDefinition } from "../../shared/tool.ts";
 import type { ExecRuntime } from "../exec/runtime.ts";
+import type { PbsClients } from "../pbs.ts";
 import type { PveClient } from "../pve.ts";
 
 /** What a handler gets besides its arguments. */
@@ -17,6 +18,8 @@ export interface ToolContext {
   log: Logger;
   /** Host commands, when enabled in the agent config. */
   exec?: ExecRuntime;
+  /** Proxmox Backup Servers of the agent config (pbs_* tools); absent in contexts without them. */
+  pbs?: PbsClients;
   progress(progress: number, total?: number, message?: string): void;
   /** Records a fact about a mutating call (e.g. the PVE task it started) in the call journal. */
   note(facts: Record<string, unknown>): void;

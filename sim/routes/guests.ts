@@ -1,16 +1,16 @@
 /**
- * /nodes/{node}/qemu and /nodes/{node}/lxc handlers: lists, status/current, config and the power
+ * /nodes/{node}/qemu and /nodes/{node}/lxc handlers: lists, status/current and the power
  * actions, after qemu-server (PVE/API2/Qemu.pm, QemuServer.pm vmstatus) and pve-container
  * (PVE/API2/LXC.pm, LXC/Status.pm, LXC.pm vmstatus).
  */
 import type { CallContext, Handler, RouteTable } from "../context.ts";
-import { die, paramError } from "../errors.ts";
+import { die } from "../errors.ts";
 import { powerActions, startPowerAction } from "../guests.ts";
 import { hasPrivileges } from "../permissions.ts";
 import { guestName } from "../resources.ts";
-import { propertySchema, truthy, type Schema } from "../schema.ts";
+import { truthy } from "../schema.ts";
 import { guestStats } from "../stats.ts";
-import { configDigest, epoch, localGuest, type GuestType, type SimGuest } from "../state.ts";
+import { epoch, localGuest, type GuestType, type SimGuest } from "../state.ts";
 
 const dir = (type: GuestType): string => (type === "qemu" ? "qemu-server" : "lxc");
 
@@ -93,37 +93,6 @@ function currentStatus(type: GuestType): Handler {
   };
 }
 
-/**
- * Config values the way the config parser returns them: integers and booleans as JSON numbers,
- * everything else as the string from the file. Types come from the endpoint's return schema.
- */
-function typedConfig(g: SimGuest, returns: Schema | null): Record<string, unknown> {
-  const properties = (returns?.properties ?? {}) as Record<string, Schema>;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(g.config)) {
-    const type = propertySchema(properties, key)?.type;
-    out[key] = type === "integer" || type === "boolean" ? Number(value) : value;
-  }
-  return out;
-}
-
-function guestConfig(type: GuestType): Handler {
-  return (ctx) => {
-    const { params } = ctx;
-    if (truthy(params.snapshot) && truthy(params.current)) {
-      const msg = "cannot use 'snapshot' parameter with 'current'";
-      throw paramError({ snapshot: msg, current: msg });
-    }
-    const g = loadGuest(ctx, type);
-    if (truthy(params.snapshot)) throw die(`snapshot '${params.snapshot}' does not exist`);
-    const conf = typedConfig(g, ctx.endpoint.returns);
-    if (conf.cipassword) conf.cipassword = "**********";
-    // delete_read_restricted_options: raw lxc.* keys are for root@pam only.
-    if (type === "lxc" && ctx.authid !== "root@pam") delete conf.lxc;
-    return { ...conf, digest: configDigest(g) };
-  };
-}
-
 function actionRoutes(type: GuestType): Record<string, Handler> {
   return Object.fromEntries(
     Object.keys(powerActions[type]).map((name) => [
@@ -138,8 +107,6 @@ export const guestRoutes: RouteTable = {
   "GET /nodes/{node}/lxc": listGuests("lxc"),
   "GET /nodes/{node}/qemu/{vmid}/status/current": currentStatus("qemu"),
   "GET /nodes/{node}/lxc/{vmid}/status/current": currentStatus("lxc"),
-  "GET /nodes/{node}/qemu/{vmid}/config": guestConfig("qemu"),
-  "GET /nodes/{node}/lxc/{vmid}/config": guestConfig("lxc"),
   ...actionRoutes("qemu"),
   ...actionRoutes("lxc"),
 };

@@ -42,7 +42,7 @@ describe("notifier delivery through a receiver outage and an agent restart", () 
     };
     const seen = async (count: number) =>
       waitFor(async () => {
-        const r = (await client.callTool({ name: "events_read", arguments: { source: ["syslog"], limit: 200 } })) as { structuredContent: { events: Array<{ id: string }> } };
+        const r = (await client.callTool({ name: "events_read", arguments: { source: ["syslog"], limit: 200 } })) as unknown as { structuredContent: { events: Array<{ id: string }> } };
         return r.structuredContent.events.length >= count ? r.structuredContent.events : undefined;
       }, `${count} events at the worker`);
 

@@ -95,9 +95,9 @@ describe("501 not implemented", () => {
   });
 
   it("says so when a real PVE method has no simulator handler, after validation passed", async () => {
-    const res = await c.call("PUT", "/nodes/pve1/qemu/100/config", { form: { cores: "4" } });
+    const res = await c.call("PUT", "/nodes/pve1/qemu/100/sendkey", { form: { key: "ctrl-alt-delete" } });
     expect(res.status).toBe(501);
-    expect(res.json.message).toMatch(/^Method 'PUT \/nodes\/pve1\/qemu\/100\/config' not simulated/);
+    expect(res.json.message).toMatch(/^Method 'PUT \/nodes\/pve1\/qemu\/100\/sendkey' not simulated/);
   });
 
   it("refuses HTTP methods pveproxy does not know before authentication", async () => {

@@ -1,0 +1,226 @@
+/**
+ * Backups: POST /nodes/{node}/vzdump (after pve-manager PVE/API2/VZDump.pm and PVE/VZDump.pm), the
+ * backup jobs of /cluster/backup (PVE/API2/Backup.pm) and pool membership changes (PUT /pools, after
+ * PVE/API2/Pool.pm update_pool), which vzdump's `pool` selection reads.
+ */
+import { randomUUID } from "node:crypto";
+import { progressLines } from "../backups.ts";
+import type { CallContext, RouteTable } from "../context.ts";
+import { die, paramError } from "../errors.ts";
+import { splitList } from "../formats.ts";
+import { lockError } from "../guest-config.ts";
+import { checkPrivileges } from "../permissions.ts";
+import { poolsOf } from "../pools.ts";
+import { truthy } from "../schema.ts";
+import { epoch, type SimGuest } from "../state.ts";
+import { backupVolid, guestDiskBytes, isDiskKey, volumeOf, volumePath } from "../storage-content.ts";
+import { TaskFailure } from "../tasks.ts";
+import { forkWorker } from "../workers.ts";
+
+const GiB = 1024 ** 3;
+
+/** PVE::VZDump::Common::command_line: how the job was called, for the first log line. */
+function commandLine(params: Record<string, unknown>): string {
+  const args = Object.entries(params)
+    .filter(([k]) => k !== "vmid")
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `--${k} ${v}`);
+  const ids = params.vmid === undefined ? [] : splitList(String(params.vmid));
+  return ["vzdump", ...ids, ...args].join(" ");
+}
+
+function notesFrom(template: string | undefined, g: SimGuest, node: string, cluster: string): string | undefined {
+  if (!template) return undefined;
+  const name = g.type === "qemu" ? g.config.name ?? `VM ${g.vmid}` : g.config.hostname ?? `CT${g.vmid}`;
+  return template.replace(/\{\{(guestname|cluster|node|vmid)\}\}/g, (_, v: string) => ({ guestname: name, cluster, node, vmid: String(g.vmid) })[v] ?? "");
+}
+
+/** The guests a job selects, by node (get_included_guests); unknown ids belong to no node (""). */
+function includedGuests(ctx: CallContext): Map<string, number[]> {
+  const { params, sim } = ctx;
+  const guests = sim.state.guests;
+  let ids: number[];
+  if (params.pool !== undefined) ids = poolsOf(sim.state).find((p) => p.poolid === String(params.pool))?.vmids ?? [];
+  else if (params.vmid !== undefined) ids = splitList(String(params.vmid)).map(Number);
+  else if (truthy(params.all)) {
+    const exclude = new Set(splitList(String(params.exclude ?? "")).map(Number));
+    ids = [...guests.keys()].filter((id) => !exclude.has(id));
+  } else ids = [];
+  const byNode = new Map<string, number[]>();
+  for (const id of [...new Set(ids)].sort((a, b) => a - b)) {
+    const node = guests.get(id)?.node ?? "";
+    byNode.set(node, [...(byNode.get(node) ?? []), id]);
+  }
+  return byNode;
+}
+
+/** POST /nodes/{node}/vzdump: one 'vzdump' worker backing up this node's selected guests in turn. */
+function vzdump(ctx: CallContext): string {
+  const { params, sim, node } = ctx;
+  const state = sim.state;
+  if (truthy(params.all) && params.vmid !== undefined) throw paramError({ all: "option conflicts with option 'vmid'" });
+  if (params.exclude !== undefined && params.vmid !== undefined) throw paramError({ exclude: "option conflicts with option 'vmid'" });
+  if (params.pool !== undefined && params.vmid !== undefined) throw paramError({ pool: "option conflicts with option 'vmid'" });
+  if (params.stdout !== undefined && truthy(params.stdout)) throw paramError({ stdout: "option is only allowed on the command line interface." });
+  const all = truthy(params.all) || (params.exclude !== undefined && params.pool === undefined);
+  if (!(all || truthy(params.stop) || params.pool !== undefined) && params.vmid === undefined) throw paramError({ vmid: "property is missing" });
+  const byNode = includedGuests(ctx);
+  const local = [...(byNode.get(node.name) ?? []), ...(byNode.get("") ?? [])];
+  const skipped = [...byNode.entries()].filter(([n]) => n !== node.name && n !== "").flatMap(([, ids]) => ids).sort((a, b) => a - b);
+  // "silent exit if specified VMs run on other nodes"
+  if (!local.length && !all) return "OK";
+  const storeid = String(params.storage ?? "local");
+  checkPrivileges(sim.access, ctx.authid ?? "", `/storage/${storeid}`, ["Datastore.AllocateSpace"]);
+  const storage = state.storages.find((s) => s.id === storeid);
+  if (!storage) throw die(`storage '${storeid}' does not exist`);
+
+  const mode = String(params.mode ?? "snapshot");
+  const compress = String(params.compress ?? "0");
+  const started = epoch();
+  const info = (msg: string): string => `INFO: ${msg}`;
+  const log: string[] = [info(`starting new backup job: ${commandLine(params)}`)];
+  if (skipped.length) log.push(info(`skip external VMs: ${skipped.join(", ")}`));
+  const planned: Array<{ vmid: number; g?: SimGuest; error?: string; volid?: string; format?: string }> = [];
+  for (const vmid of local) {
+    const g = state.guests.get(vmid);
+    if (!g) {
+      planned.push({ vmid, error: `unable to find VM '${vmid}'` });
+      continue;
+    }
+    const locked = lockError(g);
+    if (locked || !storage.content.includes("backup")) {
+      planned.push({ vmid, g, error: locked ?? `can't use storage '${storeid}' for backups - wrong content type` });
+      continue;
+    }
+    const { volid, format } = backupVolid(storeid, g.type, vmid, started, compress);
+    planned.push({ vmid, g, volid, format });
+  }
+  const steps = Math.max(2, Math.min(6, Math.round(8 / Math.max(1, planned.length))));
+  for (const p of planned) {
+    if (!p.g) continue;
+    const g = p.g;
+    const label = g.type === "qemu" ? "qemu" : "lxc";
+    log.push(info(`Starting Backup of VM ${p.vmid} (${label})`), info(`Backup started at ${new Date(started * 1000).toISOString().replace("T", " ").slice(0, 19)}`),
+      info(`status = ${g.running ? "running" : "stopped"}`));
+    if (p.error) continue;
+    if (g.type === "qemu") {
+      log.push(info(`VM Name: ${g.config.name ?? ""}`));
+      for (const [k, v] of Object.entries(g.config)) {
+        if (isDiskKey("qemu", k) && !/^unused/.test(k) && !/media=cdrom/.test(v)) log.push(info(`include disk '${k}' '${volumeOf(v)}' ${/size=([^,]+)/.exec(v)?.[1] ?? ""}`));
+      }
+    } else {
+      log.push(info(`CT Name: ${g.config.hostname ?? ""}`), info(`including mount point rootfs ('/') in backup`));
+    }
+    const effectiveMode = g.running ? mode : "stop";
+    log.push(info(`backup mode: ${effectiveMode}`), info("ionice priority: 7"));
+    if (effectiveMode === "stop" && g.running) log.push(info("stopping virtual guest"));
+    log.push(info(`creating vzdump archive '${volumePath(storage, p.volid!.slice(storeid.length + 1))}'`));
+    if (g.type === "qemu") log.push(info(`started backup task '${randomUUID()}'`));
+    log.push(...progressLines(g, steps));
+  }
+
+  const upid = forkWorker(ctx, "vzdump", local.length === 1 ? String(local[0]) : "", () => {
+    const lines: string[] = [];
+    let errors = 0;
+    for (const p of planned) {
+      if (p.error) {
+        errors++;
+        lines.push(`ERROR: Backup of VM ${p.vmid} failed - ${p.error}`);
+        continue;
+      }
+      const g = p.g!;
+      const disks = Math.max(guestDiskBytes(g.config), GiB);
+      const size = Math.round(disks * 0.21);
+      state.volumes.push({
+        volid: p.volid!, storage: storeid, ...(storage.shared ? {} : { node: node.name }), content: "backup", format: p.format!, size, ctime: started,
+        vmid: p.vmid, subtype: g.type, config: { ...g.config }, notes: notesFrom(params["notes-template"] as string | undefined, g, node.name, state.clusterName),
+        ...(truthy(params.protected) ? { protected: true } : {}),
+      });
+      lines.push(info(`backup is sparse: ${(disks * 0.55 / GiB).toFixed(2)} GiB (55%) total zero data`), info(`transferred ${(disks / GiB).toFixed(2)} GiB in 12 seconds (${(disks / GiB / 12).toFixed(1)} GiB/s)`),
+        info(`archive file size: ${(size / 1e9).toFixed(2)}GB`));
+      if (params["notes-template"]) lines.push(info("adding notes to backup"));
+      if (truthy(params.protected)) lines.push(info("marking backup as protected"));
+      lines.push(info(`Finished Backup of VM ${p.vmid} (00:00:12)`), info(`Backup finished at ${new Date().toISOString().replace("T", " ").slice(0, 19)}`));
+    }
+    lines.push(info(errors ? "Backup job finished with errors" : "Backup job finished successfully"));
+    if (errors) throw new TaskFailure("job errors", lines);
+    return lines;
+  }, { log, locks: planned.filter((p) => p.g && !p.error).map((p) => ({ guest: p.g!, lock: "backup" })) });
+  return upid;
+}
+
+/** Next run of a simple calendar event ("02:00", "sat 04:30"), in UTC like the nodes. */
+function nextRun(schedule: string, now: number): number | undefined {
+  const m = /^(?:(mon|tue|wed|thu|fri|sat|sun)\s+)?(\d{1,2}):(\d{2})$/.exec(schedule.trim());
+  if (!m) return undefined;
+  const days = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+  for (let d = 0; d <= 7; d++) {
+    const day = new Date((now + d * 86400) * 1000);
+    const t = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), Number(m[2]), Number(m[3])) / 1000;
+    if (t <= now) continue;
+    if (m[1] && days[new Date(t * 1000).getUTCDay()] !== m[1]) continue;
+    return t;
+  }
+  return undefined;
+}
+
+function listJobs(ctx: CallContext): unknown[] {
+  const now = epoch();
+  return ctx.sim.state.backupJobs.map((job) => {
+    const next = nextRun(job.schedule, now);
+    return { ...job, ...(next !== undefined ? { "next-run": next } : {}) };
+  });
+}
+
+function readJob(ctx: CallContext): unknown {
+  const job = ctx.sim.state.backupJobs.find((j) => j.id === ctx.params.id);
+  if (!job) throw paramError({ id: `No such job '${ctx.params.id}'` });
+  return { ...job };
+}
+
+/** PUT /pools: adds guests (and storages) to a pool, or removes them with delete=1. */
+function updatePool(ctx: CallContext): null {
+  const { params, sim } = ctx;
+  const poolid = String(params.poolid);
+  const pools = poolsOf(sim.state);
+  const wrap = (msg: string): never => {
+    throw die(`update pools failed: ${msg}`);
+  };
+  const pool = pools.find((p) => p.poolid === poolid);
+  if (!pool) return wrap(`pool '${poolid}' does not exist`);
+  if (params.comment !== undefined) pool.comment = String(params.comment);
+  const remove = truthy(params.delete);
+  for (const vmid of params.vms === undefined ? [] : splitList(String(params.vms)).map(Number)) {
+    if (remove) {
+      if (!pool.vmids.includes(vmid)) wrap(`VM ${vmid} is not a pool member`);
+      pool.vmids = pool.vmids.filter((v) => v !== vmid);
+      continue;
+    }
+    if (pool.vmids.includes(vmid)) wrap(`VM ${vmid} is already a pool member`);
+    const other = pools.find((p) => p !== pool && p.vmids.includes(vmid));
+    if (other) {
+      if (!truthy(params["allow-move"])) wrap(`VM ${vmid} belongs already to pool '${other.poolid}' and 'allow-move' is not set`);
+      other.vmids = other.vmids.filter((v) => v !== vmid);
+    }
+    pool.vmids.push(vmid);
+  }
+  for (const storeid of params.storage === undefined ? [] : splitList(String(params.storage))) {
+    if (remove) {
+      if (!pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is not a pool member`);
+      pool.storages = pool.storages.filter((s) => s !== storeid);
+    } else {
+      if (pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is already a pool member`);
+      pool.storages.push(storeid);
+    }
+  }
+  return null;
+}
+
+export const backupRoutes: RouteTable = {
+  "POST /nodes/{node}/vzdump": vzdump,
+  "GET /cluster/backup": listJobs,
+  "GET /cluster/backup/{id}": readJob,
+  "PUT /pools": updatePool,
+  "PUT /pools/{poolid}": updatePool,
+};
+
