@@ -18,17 +18,23 @@ export function toolsTable(): string {
   const listBytes = new TextEncoder().encode(
     JSON.stringify({ tools: descriptors.map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({ name, title, description, inputSchema, outputSchema, annotations })) }),
   ).length;
+  // An operation is one thing an admin can ask for: each action of an action-taking tool, or the tool itself.
+  const actionsOf = (d: (typeof toolDefinitions)[number]) => {
+    const action = (toolDescriptor(d).inputSchema.properties as Record<string, { enum?: unknown[] }> | undefined)?.action;
+    return action?.enum?.length ?? 1;
+  };
+  const operations = toolDefinitions.reduce((n, d) => n + actionsOf(d), 0);
   const flag = (v: boolean | undefined) => (v ? "yes" : "");
   const rows = toolDefinitions.map(
     (d) =>
-      `| \`${d.name}\` | ${d.scope} | ${flag(d.annotations.readOnlyHint)} | ${flag(d.annotations.destructiveHint)} | ${flag(d.annotations.idempotentHint)} | ${d.title} |`,
+      `| \`${d.name}\` | ${d.scope} | ${flag(d.annotations.readOnlyHint)} | ${flag(d.annotations.destructiveHint)} | ${flag(d.annotations.idempotentHint)} | ${actionsOf(d)} | ${d.title} |`,
   );
   return [
     START,
-    `${toolDefinitions.length} tools; the whole \`tools/list\` answer (all scopes) is ${listBytes} bytes (${(listBytes / 1024).toFixed(1)} KiB).`,
+    `${toolDefinitions.length} tools covering ${operations} operations (each action of a tool counts once); the whole \`tools/list\` answer (all scopes, output schemas included) is ${listBytes} bytes (${(listBytes / 1024).toFixed(1)} KiB), ${Math.round(listBytes / operations)} bytes per operation.`,
     "",
-    "| tool | scope | read-only | destructive | idempotent | what it does |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| tool | scope | read-only | destructive | idempotent | operations | what it does |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     END,
   ].join("\n");

@@ -39,13 +39,27 @@ export function jsonSchemaOf(schema: z.ZodObject, io: "input" | "output"): Recor
   return json;
 }
 
+/**
+ * Drops `description` from every nested property: output field names speak for themselves, and the
+ * descriptions doubled the size of tools/list, which every client carries in its context.
+ */
+function withoutDescriptions(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDescriptions);
+  if (!schema || typeof schema !== "object") return schema;
+  return Object.fromEntries(
+    Object.entries(schema as Record<string, unknown>)
+      .filter(([key, value]) => key !== "description" || typeof value !== "string")
+      .map(([key, value]) => [key, key === "properties" ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, withoutDescriptions(v)])) : withoutDescriptions(value)]),
+  );
+}
+
 export function toolDescriptor(def: ToolDefinition): ToolDescriptor {
   return {
     name: def.name,
     title: def.title,
     description: def.description,
     inputSchema: jsonSchemaOf(def.input, "input"),
-    outputSchema: jsonSchemaOf(def.output, "output"),
+    outputSchema: withoutDescriptions(jsonSchemaOf(def.output, "output")) as Record<string, unknown>,
     annotations: { title: def.title, ...def.annotations },
     scope: def.scope,
     mutating: def.mutating,
