@@ -35,6 +35,21 @@ const enrollBody = z.object({ code: z.string().min(1).max(64), agent_id: agentId
 const codeBody = z.object({ ttl_seconds: z.number().int().min(60).max(7 * 86400).default(3600) });
 const SCOPES = ["proxmox:read", "proxmox:write", "host:exec"];
 
+/** Reads and discards a body, up to `max` bytes, without keeping it; a longer one is cancelled. */
+async function drain(body: ReadableStream<Uint8Array>, max: number): Promise<void> {
+  const reader = body.getReader();
+  try {
+    for (let seen = 0; seen <= max; ) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      seen += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // the client went away
+  }
+}
+
 /** The worker as one runtime-neutral Hono app; the entry files only add the WebSocket plumbing. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, hub, log } = deps;
@@ -44,6 +59,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const baseUrl = (c: Context) => config.PUBLIC_URL?.replace(/\/$/, "") ?? new URL(c.req.url).origin;
 
   app.use("*", requestId());
+  // A refused request's unread body leaves a keep-alive connection that a proxy in between (wrangler dev's,
+  // for one) may stall on: read it (it is bounded by the body limit) before the answer goes out.
+  app.use("*", async (c, next) => {
+    await next();
+    const raw = c.req.raw;
+    if (c.res.status >= 400 && raw.body && !raw.bodyUsed) await drain(raw.body, config.MAX_BODY_BYTES);
+  });
   app.use("*", hostGuard({ allowedHosts: config.ALLOWED_HOSTS, allowedOrigins: config.ALLOWED_ORIGINS }));
   app.use(
     "*",
