@@ -88,8 +88,15 @@ export class PveClient {
       body = form.toString();
       headers["Content-Type"] = "application/x-www-form-urlencoded";
     }
-    const res = await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: withTimeout(ctx.signal, this.timeoutMs) });
-    const text = await res.text();
+    const limit = withTimeout(ctx.signal, this.timeoutMs);
+    let res: Awaited<ReturnType<typeof fetch>>;
+    let text: string;
+    try {
+      res = await fetch(url, { method, headers, body, dispatcher: this.dispatcher, signal: limit.signal });
+      text = await res.text();
+    } finally {
+      limit.done();
+    }
     const parsed = parseEnvelope(text);
     if (res.ok) {
       if (!parsed) throw new ToolError("pve_error", `${this.product} answered ${method} ${path} with a body that is not its JSON envelope`);
@@ -169,16 +176,24 @@ function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
   };
 }
 
-/** The caller's signal plus a timeout; AbortSignal.any would do this but needs Node 20.3 (PVE 8 ships 18). */
-function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  if (!signal) return timeout;
-  const both = new AbortController();
-  const abort = (s: AbortSignal) => () => both.abort(s.reason);
-  if (signal.aborted) both.abort(signal.reason);
-  signal.addEventListener("abort", abort(signal), { once: true });
-  timeout.addEventListener("abort", abort(timeout), { once: true });
-  return both.signal;
+/**
+ * The caller's signal plus a timeout, released as soon as the request ends: AbortSignal.timeout would keep
+ * every request's fetch state alive for the whole timeout (30 s of requests at a time under load), and
+ * AbortSignal.any needs Node 20.3 (PVE 8 ships 18).
+ */
+function withTimeout(signal: AbortSignal | undefined, ms: number): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")), ms);
+  const onAbort = () => controller.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    },
+  };
 }
 
 function sleep(ms: number): Promise<void> {
