@@ -5,7 +5,7 @@ import type { CallFrame, Frame } from "../shared/protocol.ts";
 import { toolDescriptor } from "../shared/tool.ts";
 import type { AgentConfig } from "./config.ts";
 import { EventService } from "./events/index.ts";
-import { ExecRuntime } from "./exec/runtime.ts";
+import type { ExecRuntime } from "./exec/runtime.ts";
 import { CallLedger, type Outcome } from "./ledger.ts";
 import { PbsClients } from "./pbs.ts";
 import { PveClient } from "./pve.ts";
@@ -60,7 +60,9 @@ export class ProxmoxAgent {
   private clockOffsetMs = 0;
   private readonly log: Logger;
   readonly events?: EventService;
-  private readonly exec?: ExecRuntime;
+  /** Loaded on first use: the shell parser and SSH client cost ~30 MB that an agent without commands never needs. */
+  private exec?: Promise<ExecRuntime>;
+  private readonly execConfig: AgentConfig["exec"];
   /** Events not yet handed to the worker (the tunnel was down); flushed on reconnect, oldest dropped past the bound. */
   private outbox: Event[] = [];
   private outboxDropped = 0;
@@ -70,7 +72,7 @@ export class ProxmoxAgent {
     this.log = log;
     // Host command tools exist only where the admin enabled them.
     this.tools = cfg.exec.enabled ? tools : new Map([...tools].filter(([, t]) => t.def.scope !== "host:exec"));
-    if (cfg.exec.enabled) this.exec = new ExecRuntime(cfg.exec, log);
+    this.execConfig = cfg.exec;
     this.pve = new PveClient(cfg.pve);
     this.pbs = new PbsClients(cfg.pbs ?? []);
     this.ledger = new CallLedger(cfg.state_dir);
@@ -117,7 +119,7 @@ export class ProxmoxAgent {
     clearInterval(this.statusTimer);
     await this.events?.stop();
     await this.tunnel.stop();
-    this.exec?.close();
+    if (this.exec) (await this.exec).close();
     for (const c of this.controllers.values()) c.abort();
     await this.pve.close();
     await this.pbs.close();
@@ -191,7 +193,7 @@ export class ProxmoxAgent {
           pve: this.pve,
           pbs: this.pbs,
           log: this.log,
-          exec: this.exec,
+          exec: tool.def.scope === "host:exec" ? await this.execRuntime() : undefined,
           note,
           progress: (progress, total, message) => {
             this.tunnel.send({ t: "progress", id: frame.id, progress, total, message });
@@ -216,6 +218,11 @@ export class ProxmoxAgent {
       clearTimeout(timer);
       this.controllers.delete(frame.id);
     }
+  }
+
+  private execRuntime(): Promise<ExecRuntime> {
+    this.exec ??= import("./exec/runtime.ts").then((m) => new m.ExecRuntime(this.execConfig, this.log));
+    return this.exec;
   }
 
   private forward(event: Event): void {

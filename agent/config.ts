@@ -3,7 +3,7 @@ import { z } from "zod";
 import { formatZodError } from "../shared/errors.ts";
 import { eventsConfigSchema } from "./events/config.ts";
 import { DEFAULT_KNOWN_HOSTS } from "./exec/known-hosts.ts";
-import { policyRuleConfigSchema } from "./policy/policy.ts";
+import { policyRuleConfigSchema } from "./policy/rule-config.ts";
 
 /** Host commands (host_exec, node_exec, guest_exec, audit_read). Off unless enabled. */
 export const execConfigSchema = z

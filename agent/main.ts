@@ -4,9 +4,7 @@ import { dirname } from "node:path";
 import { createLogger } from "../shared/log.ts";
 import { AGENT_VERSION, ProxmoxAgent } from "./agent.ts";
 import { loadAgentConfig } from "./config.ts";
-import { doctor, renderFindings } from "./doctor.ts";
 import { enroll } from "./enroll.ts";
-import { runPolicyCli } from "./policy/cli.ts";
 import { agentTools } from "./tools/index.ts";
 
 const usage = `pve-mcp-agent ${AGENT_VERSION}
@@ -38,12 +36,14 @@ export async function main(argv: string[]): Promise<number> {
     const configPath = option(argv, "--config");
     const rest = configPath ? argv.filter((a, i) => a !== "--config" && argv[i - 1] !== "--config") : argv;
     const exec = configPath ? loadAgentConfig(configPath, process.env).exec : undefined;
+    const { runPolicyCli } = await import("./policy/cli.ts");
     return runPolicyCli(rest.slice(1), exec ? { extraRules: exec.policy_rules, auditLogDir: dirname(exec.audit_file) } : {});
   }
   if (command === "doctor") {
     const config = loadAgentConfig(option(argv, "--config") ?? process.env.PVE_MCP_CONFIG, process.env);
     const tools = agentTools();
     const enabled = new Map([...tools].filter(([, t]) => config.exec.enabled || t.def.scope !== "host:exec"));
+    const { doctor, renderFindings } = await import("./doctor.ts");
     const findings = await doctor(config, readKey(config.private_key), enabled);
     console.log(renderFindings(findings));
     return findings.every((f) => f.ok) ? 0 : 1;
