@@ -1,12 +1,19 @@
 import type { ToolDefinition } from "../tool.ts";
-import { clusterStatus } from "./cluster.ts";
+import { accessInfo } from "./access.ts";
+import { pveApiCall, pveApiGet } from "./api.ts";
+import { clusterInfo, clusterStatus } from "./cluster.ts";
+import { diagnose } from "./diagnostics.ts";
 import { auditRead, guestExec, hostExec, nodeExec } from "./exec.ts";
 import { backupInfo, backupRestore, backupRun } from "./backups.ts";
 import {
   guestClone, guestCloudinit, guestConfigUpdate, guestConsole, guestCreate, guestDelete, guestDisk, guestInfo, guestList, guestMigrate, guestNetwork,
   guestPool, guestPower, guestStatus, guestStop, guestTemplate,
 } from "./guests.ts";
-import { nodeList, nodeStatus } from "./nodes.ts";
+import { firewallInfo, firewallRuleAdd, firewallRuleDelete } from "./firewall.ts";
+import { guestAgentFileWrite, guestAgentFs, guestAgentInfo } from "./guest-agent.ts";
+import { haInfo } from "./ha.ts";
+import { nodeInfo, nodeList, nodeStatus } from "./nodes.ts";
+import { pbsInfo, pbsPrune, pbsVerify } from "./pbs.ts";
 import { snapshotCreate, snapshotDelete, snapshotRollback } from "./snapshots.ts";
 import { storageDeleteVolume, storageDownload, storageInfo } from "./storage.ts";
 import { taskInfo, taskStop } from "./tasks.ts";
@@ -15,4 +22,6 @@ import { taskInfo, taskStop } from "./tasks.ts";
 export const toolDefinitions: ToolDefinition[] = [clusterStatus, nodeList, nodeStatus, guestList, guestStatus, guestPower, guestStop,
   guestInfo, guestConfigUpdate, guestCreate, guestClone, guestTemplate, guestDelete, guestMigrate, guestDisk, guestNetwork, guestCloudinit, guestPool, guestConsole,
   snapshotCreate, snapshotRollback, snapshotDelete, backupInfo, backupRun, backupRestore, storageInfo, storageDownload, storageDeleteVolume, taskInfo, taskStop,
-  hostExec, nodeExec, guestExec, auditRead];
+  hostExec, nodeExec, guestExec, auditRead,
+  clusterInfo, nodeInfo, haInfo, firewallInfo, firewallRuleAdd, firewallRuleDelete, accessInfo, guestAgentInfo, guestAgentFileWrite, guestAgentFs,
+  pbsInfo, pbsVerify, pbsPrune, diagnose, pveApiGet, pveApiCall];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineTool } from "../tool.ts";
+import { defineTool, pageInput } from "../tool.ts";
 import { nodeName } from "./common.ts";
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true } as const;
@@ -50,5 +50,61 @@ export const nodeStatus = defineTool({
     uptime: z.number().describe("seconds"),
     kernel: z.string().optional(),
     pve_version: z.string().optional(),
+  }),
+});
+
+const time = z
+  .string()
+  .regex(/^(\d+|\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?)$/, "expected epoch seconds or an ISO 8601 time like 2025-11-23T08:00:00Z")
+  .describe("Epoch seconds or ISO 8601 time (UTC unless it has an offset).");
+
+export const nodeInfo = defineTool({
+  name: "node_info",
+  title: "Node views: services, logs, network, disks, updates, certificates, statistics",
+  description:
+    "Read-only views of one node, picked with action: services (systemd services of PVE and their state), " +
+    "journal (the systemd journal; the last `lines` entries, or those between since and until), " +
+    "syslog (the same log as numbered lines; filter by service; paginated), network (interfaces, bridges, bonds, addresses), " +
+    "disks (physical disks with SMART health and SSD wear), smart (SMART attributes of one disk, e.g. disk=/dev/sda), " +
+    "updates (pending apt updates; needs Sys.Modify, as in PVE), certificates (the node's TLS certificates and when they expire), " +
+    "rrd (CPU, memory, load and network history; timeframe hour..decade, cf AVERAGE or MAX), version (PVE version). " +
+    "journal and syslog need Sys.Syslog.",
+  scope: "proxmox:read",
+  annotations: readOnly,
+  mutating: false,
+  input: z.object({
+    node: nodeName,
+    action: z.enum(["services", "journal", "syslog", "network", "disks", "smart", "updates", "certificates", "rrd", "version"]),
+    lines: z.number().int().min(1).max(1000).default(100).describe("journal: newest entries to return (default 100)."),
+    since: time.optional().describe("journal, syslog: from this time."),
+    until: time.optional().describe("journal, syslog: up to this time."),
+    service: z.string().max(128).optional().describe("syslog: only this systemd unit, e.g. pveproxy."),
+    disk: z.string().regex(/^\/dev\/[a-zA-Z0-9/]+$/, "expected a device path like /dev/sda").optional().describe("smart: the disk, e.g. /dev/nvme0n1."),
+    timeframe: z.enum(["hour", "day", "week", "month", "year", "decade"]).default("hour").describe("rrd: span of the history."),
+    cf: z.enum(["AVERAGE", "MAX"]).default("AVERAGE").describe("rrd: consolidation of each point."),
+    ...pageInput,
+  }),
+  output: z.object({
+    node: z.string(),
+    action: z.string(),
+    services: z.array(z.object({ service: z.string(), name: z.string(), state: z.string(), active_state: z.string().optional(), unit_state: z.string().optional(), desc: z.string().optional() })).optional(),
+    lines: z.array(z.string()).optional().describe("journal and syslog lines, oldest first."),
+    first_line: z.number().int().optional().describe("syslog: number of the first line returned."),
+    truncated: z.boolean().optional().describe("Older lines were left out to keep the answer small; narrow since/until."),
+    interfaces: z.array(z.record(z.string(), z.unknown())).optional(),
+    disks: z
+      .array(z.object({ devpath: z.string(), type: z.string().optional(), size: z.number(), model: z.string().optional(), serial: z.string().optional(), health: z.string().optional(), wearout: z.number().optional().describe("SSD life left, percent"), used: z.string().optional() }))
+      .optional(),
+    smart: z
+      .object({ disk: z.string(), health: z.string(), type: z.string().optional(), attributes: z.array(z.record(z.string(), z.unknown())).optional(), text: z.string().optional(), failing: z.array(z.string()).optional() })
+      .optional(),
+    updates: z.array(z.object({ package: z.string(), old_version: z.string().optional(), version: z.string(), origin: z.string().optional(), title: z.string().optional() })).optional(),
+    certificates: z
+      .array(z.object({ filename: z.string(), subject: z.string().optional(), issuer: z.string().optional(), fingerprint: z.string().optional(), notbefore: z.number().optional(), notafter: z.number().optional(), expires_in_days: z.number().optional(), san: z.array(z.string()).optional() }))
+      .optional(),
+    rrd: z.array(z.record(z.string(), z.number())).optional().describe("One point per step: time, cpu, loadavg, memused, memtotal, netin, netout, ..."),
+    version: z.object({ version: z.string(), release: z.string(), repoid: z.string() }).optional(),
+    total: z.number().int().optional(),
+    next_cursor: z.string().optional(),
   }),
 });

@@ -5,6 +5,7 @@
  */
 import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die, paramError } from "../errors.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
 import { firewallOf, listWithDigest, optionsWithDigest, type FirewallConf, type FirewallRule } from "../firewall.ts";
 
 type Level = "cluster" | "host" | "qemu" | "lxc";
@@ -111,6 +112,21 @@ function getOptions(level: Level): Handler {
   return (ctx) => optionsWithDigest(confOf(ctx, level).options);
 }
 
+/** PUT options: set the given keys, remove those in `delete`, after the digest check. */
+function setOptions(level: Level): Handler {
+  return (ctx) => {
+    const conf = confOf(ctx, level);
+    assertUnmodified(String(optionsWithDigest(conf.options).digest), ctx.params.digest);
+    const skip = new Set(["node", "vmid", "digest", "delete"]);
+    for (const key of splitList(String(ctx.params.delete ?? ""))) delete conf.options[key];
+    for (const [key, value] of Object.entries(ctx.params)) {
+      if (skip.has(key) || value === undefined) continue;
+      conf.options[key] = /^\d+$/.test(String(value)) ? Number(value) : String(value);
+    }
+    return null;
+  };
+}
+
 function levelRoutes(prefix: string, level: Level): RouteTable {
   return {
     [`GET ${prefix}/rules`]: listRules(level),
@@ -118,6 +134,7 @@ function levelRoutes(prefix: string, level: Level): RouteTable {
     [`GET ${prefix}/rules/{pos}`]: getRule(level),
     [`DELETE ${prefix}/rules/{pos}`]: deleteRule(level),
     [`GET ${prefix}/options`]: getOptions(level),
+    [`PUT ${prefix}/options`]: setOptions(level),
   };
 }
 

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firewallOf } from "../../sim/firewall.ts";
+import { guestAgentOf } from "../../sim/guest-agent.ts";
+import { openSimulator, type SimClient } from "./client.ts";
+
+let c: SimClient;
+beforeAll(async () => {
+  c = await openSimulator();
+});
+afterAll(async () => {
+  await c.close();
+});
+const ro = () => ({ auth: c.sim.readonlyToken.header });
+
+describe("firewall", () => {
+  it("lists rules with position and one digest, and refuses a stale digest like PVE", async () => {
+    const rules = (await c.call("GET", "/cluster/firewall/rules")).json.data;
+    expect(rules.map((r: { pos: number }) => r.pos)).toEqual([0, 1, 2, 3]);
+    expect(new Set(rules.map((r: { digest: string }) => r.digest)).size).toBe(1);
+    const stale = await c.call("DELETE", "/cluster/firewall/rules/0?digest=0123");
+    expect(stale.status).toBe(500);
+    expect(stale.json.message).toBe("detected modified configuration - file changed by other user? Try again.\n");
+    const gone = await c.call("DELETE", "/nodes/pve2/firewall/rules/5");
+    expect(gone.json.message).toBe("no rule at position 5\n");
+  });
+
+  it("creates disabled rules unless enable is given, and checks ports, protocols, macros and groups", async () => {
+    expect((await c.call("POST", "/nodes/pve2/firewall/rules", { form: { type: "out", action: "REJECT", proto: "udp", dport: "53" } })).status).toBe(200);
+    expect(firewallOf(c.sim.state).hosts.get("pve2")!.rules[0]).toMatchObject({ type: "out", action: "REJECT", enable: 0 });
+    const bad = async (form: Record<string, string>) => (await c.call("POST", "/cluster/firewall/rules", { form: { type: "in", action: "ACCEPT", ...form } })).json.errors;
+    expect(await bad({ proto: "tcp", dport: "1:99999" })).toEqual({ dport: "invalid format - invalid port '99999'\n" });
+    expect(await bad({ proto: "tcp", dport: "90:80" })).toEqual({ dport: "invalid format - backwards range '90:80' not allowed, did you mean '80:90'?\n" });
+    expect(await bad({ proto: "bogus" })).toEqual({ proto: "invalid format - unknown protocol 'bogus'\n" });
+    expect(await bad({ source: "10.0.0.300" })).toEqual({ source: "invalid format - invalid IP address: 10.0.0.300\n" });
+    expect(await bad({ macro: "Telnet" })).toEqual({ macro: "unknown macro 'Telnet'" });
+    expect(await bad({ proto: "icmp", dport: "22" })).toEqual({ dport: "protocol 'icmp' does not support ports" });
+    const group = await c.call("POST", "/cluster/firewall/rules", { form: { type: "group", action: "nosuch" } });
+    expect(group.json.errors).toEqual({ action: "security group 'nosuch' does not exist" });
+  });
+
+  it("needs Sys.Modify to change the cluster firewall", async () => {
+    const res = await c.call("POST", "/cluster/firewall/rules", { ...ro(), form: { type: "in", action: "ACCEPT", macro: "SSH" } });
+    expect(res.status).toBe(403);
+    expect(res.json.message).toBe("Permission check failed (/, Sys.Modify)\n");
+  });
+});
+
+describe("HA and replication", () => {
+  it("reports quorum loss and fences the services of a dead node", async () => {
+    c.sim.setNodeOnline("pve2", false);
+    c.sim.setNodeOnline("pve3", false);
+    try {
+      const rows = (await c.call("GET", "/cluster/ha/status/current")).json.data;
+      expect(rows[0]).toEqual({ id: "quorum", type: "quorum", node: "pve1", status: "No quorum on node 'pve1'!", quorate: 0 });
+      expect(rows.find((r: { id: string }) => r.id === "service:ct:201")).toMatchObject({ node: "pve2", state: "fence", request_state: "started" });
+    } finally {
+      c.sim.setNodeOnline("pve2", true);
+      c.sim.setNodeOnline("pve3", true);
+    }
+  });
+
+  it("reads one HA resource, by sid or bare vmid, and says when there is none", async () => {
+    expect((await c.call("GET", "/cluster/ha/resources/201")).json.data).toMatchObject({ sid: "ct:201", type: "ct" });
+    expect((await c.call("GET", "/cluster/ha/resources/vm:105")).json.message).toBe("no such resource 'vm:105'\n");
+    expect((await c.call("GET", "/cluster/ha/resources/x:1")).json.message).toContain("unable to parse service id 'x:1'");
+  });
+
+  it("lists a node's replication jobs with their state", async () => {
+    const jobs = (await c.call("GET", "/nodes/pve2/replication")).json.data;
+    expect(jobs).toEqual([expect.objectContaining({ id: "102-0", source: "pve2", target: "pve3", fail_count: 0, vmtype: "qemu" })]);
+    expect((await c.call("GET", "/nodes/pve1/replication/102-0/status")).json.data).toMatchObject({ id: "102-0" });
+  });
+});
+
+describe("node system views", () => {
+  it("journal is framed by cursors and honours lastentries and cursors", async () => {
+    const lines = (await c.call("GET", "/nodes/pve1/journal?lastentries=3")).json.data as string[];
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/^s=[0-9a-f]{32};i=/);
+    const after = (await c.call("GET", `/nodes/pve1/journal?startcursor=${encodeURIComponent(lines[4])}`)).json.data as string[];
+    expect(after.length).toBeLessThanOrEqual(3);
+  });
+
+  it("needs Sys.Syslog for the journal and Sys.Modify for apt updates", async () => {
+    expect((await c.call("GET", "/nodes/pve1/syslog", ro())).json.message).toBe("Permission check failed (/nodes/pve1, Sys.Syslog)\n");
+    expect((await c.call("GET", "/nodes/pve1/apt/update", ro())).json.message).toBe("Permission check failed (/nodes/pve1, Sys.Modify)\n");
+    expect((await c.call("GET", "/nodes/pve1/services", ro())).status).toBe(200);
+  });
+
+  it("validates the SMART disk path with PVE's pattern", async () => {
+    const res = await c.call("GET", "/nodes/pve1/disks/smart?disk=sda");
+    expect(res.json.errors).toEqual({ disk: "value does not match the regex pattern" });
+  });
+});
+
+describe("access", () => {
+  it("shows an auditor every user, tokens only with full=1, and no ACL it may not modify", async () => {
+    const users = (await c.call("GET", "/access/users", ro())).json.data;
+    expect(users.map((u: { userid: string }) => u.userid)).toEqual(["readonly@pve", "root@pam"]);
+    expect(users[0].tokens).toBeUndefined();
+    expect((await c.call("GET", "/access/acl", ro())).json.data).toEqual([]);
+  });
+});
+
+describe("guest agent", () => {
+  it("answers only for a running VM with the agent enabled and responding", async () => {
+    expect((await c.call("POST", "/nodes/pve1/qemu/100/agent/ping")).json.data).toEqual({ result: {} });
+    expect((await c.call("POST", "/nodes/pve2/qemu/100/agent/ping")).json.message).toBe("Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist\n");
+    c.sim.state.guests.get(100)!.config.agent = "enabled=0";
+    expect((await c.call("POST", "/nodes/pve1/qemu/100/agent/ping")).json.message).toBe("QEMU guest agent is not enabled\n");
+    c.sim.state.guests.get(100)!.config.agent = "1";
+    guestAgentOf(c.sim.state, 100).down = true;
+    expect((await c.call("POST", "/nodes/pve1/qemu/100/agent/ping")).json.message).toBe("QEMU guest agent is not running\n");
+    guestAgentOf(c.sim.state, 100).down = false;
+  });
+
+  it("needs the guest-agent privileges PVE 9 checks", async () => {
+    expect((await c.call("GET", "/nodes/pve1/qemu/100/agent/get-osinfo", ro())).status).toBe(200);
+    const write = await c.call("POST", "/nodes/pve1/qemu/100/agent/file-write", { ...ro(), form: { file: "/tmp/x", content: "x" } });
+    expect(write.json.message).toBe("Permission check failed (/vms/100, VM.GuestAgent.FileWrite|VM.GuestAgent.Unrestricted)\n");
+  });
+});
