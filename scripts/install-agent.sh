@@ -5,6 +5,9 @@
 #   install-agent.sh --uninstall [--pve-token ID=SECRET]
 #
 # What it does, what it leaves, and how to undo it by hand: docs/install.md. Run it as root.
+#
+# The small JavaScript programs below are single-quoted on purpose: their ${...} belong to JavaScript.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 readonly PROG=install-agent.sh
@@ -60,7 +63,7 @@ die() {
 # ---------------------------------------------------------------- options
 
 WORKER="" CODE="" AGENT_ID="" TIER="" EXEC_USER="" PVE_URL="https://127.0.0.1:8006" BUNDLE=""
-SETUP_TOKEN="${PVE_MCP_SETUP_TOKEN:-}" UNINSTALL=0 YES=0 WAIT=60 REFRESH_FP=0 KEEP_PACKAGES=0
+PVE_URL_GIVEN=0 SETUP_TOKEN="${PVE_MCP_SETUP_TOKEN:-}" ROOT_PASSWORD="${PVE_ROOT_PASSWORD:-}" UNINSTALL=0 YES=0 WAIT=60 REFRESH_FP=0 KEEP_PACKAGES=0
 while (($#)); do
   case "$1" in
     --worker) WORKER=${2:?--worker needs a URL}; shift ;;
@@ -68,7 +71,7 @@ while (($#)); do
     --agent-id) AGENT_ID=${2:?--agent-id needs a value}; shift ;;
     --tier) TIER=${2:?--tier needs read, operator or admin}; shift ;;
     --exec-user) EXEC_USER=${2:?--exec-user needs pve-mcp or root}; shift ;;
-    --pve-url) PVE_URL=${2:?--pve-url needs a URL}; shift ;;
+    --pve-url) PVE_URL=${2:?--pve-url needs a URL}; PVE_URL_GIVEN=1; shift ;;
     --pve-token) SETUP_TOKEN=${2:?--pve-token needs USER@REALM!ID=SECRET}; shift ;;
     --bundle) BUNDLE=${2:?--bundle needs a path}; shift ;;
     --wait) WAIT=${2:?--wait needs seconds}; shift ;;
@@ -81,12 +84,14 @@ while (($#)); do
   esac
   shift
 done
+# Secrets stay in this shell: not passed on to curl, node, apt and the rest.
+unset PVE_MCP_SETUP_TOKEN PVE_ROOT_PASSWORD
 PVE_URL=${PVE_URL%/}
 WORKER=${WORKER%/}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # What an earlier run recorded: tier, exec user, packages it installed, whether it created the user.
-REC_TIER="" REC_EXEC_USER="" REC_PACKAGES="" REC_CREATED_USER=0 REC_ROLE="" REC_AGENT_ID="" REC_WORKER=""
+REC_TIER="" REC_EXEC_USER="" REC_PACKAGES="" REC_CREATED_USER=0 REC_ROLE="" REC_AGENT_ID="" REC_WORKER="" REC_PVE_URL=""
 load_state() {
   [[ -f $INSTALL_STATE ]] || return 0
   local key value
@@ -99,6 +104,7 @@ load_state() {
       ROLE) REC_ROLE=$value ;;
       AGENT_ID) REC_AGENT_ID=$value ;;
       WORKER) REC_WORKER=$value ;;
+      PVE_URL) REC_PVE_URL=$value ;;
     esac
   done <"$INSTALL_STATE"
 }
@@ -111,8 +117,8 @@ check_prerequisites() {
   [[ $(id -u) -eq 0 ]] || die "run this as root (it creates a system user, a PVE user and token, and a systemd unit)"
   local missing=()
   if [[ -r /etc/os-release ]]; then
-    # shellcheck disable=SC1091
     local ID="" VERSION_ID="" PRETTY_NAME=""
+    # shellcheck disable=SC1091
     . /etc/os-release
     if [[ $ID != debian || ! $VERSION_ID =~ ^(12|13)$ ]]; then
       die "this is ${PRETTY_NAME:-an unknown system}; Proxmox VE 8 runs on Debian 12 and PVE 9 on Debian 13, and this script supports only those"
@@ -138,21 +144,32 @@ check_prerequisites() {
 
 # Packages this script installed (so --uninstall removes them, and nothing it did not install).
 INSTALLED_PACKAGES=()
+# apt quietly; its whole output is shown only when it fails.
+quiet_apt() {
+  local log status=0
+  log=$(mktemp)
+  DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >"$log" 2>&1 || status=$?
+  ((status == 0)) || cat "$log" >&2
+  rm -f "$log"
+  return "$status"
+}
+
 apt_install() {
-  export DEBIAN_FRONTEND=noninteractive
   local pkg
   for pkg in "$@"; do
     if ! apt-cache show "$pkg" >/dev/null 2>&1; then
-      say "apt-get update (no package list offers $pkg)"
-      apt-get update -q
+      note "apt-get update (no package list offers $pkg)"
+      quiet_apt update || die "apt-get update failed"
       break
     fi
   done
-  if ! apt-get install -y -q --no-install-recommends "$@"; then
-    say "apt-get install failed; updating the package lists and trying once more"
-    apt-get update -q && apt-get install -y -q --no-install-recommends "$@" || die "could not install $*"
+  if ! quiet_apt install -y --no-install-recommends "$@"; then
+    note "apt-get install failed; updating the package lists and trying once more"
+    quiet_apt update || die "apt-get update failed"
+    quiet_apt install -y --no-install-recommends "$@" || die "could not install $*"
   fi
   INSTALLED_PACKAGES+=("$@")
+  note "installed $* with apt"
 }
 
 NODE=""
@@ -171,7 +188,8 @@ ensure_node() {
   note "node $("$NODE" --version) at $NODE"
 }
 
-# Runs a small JavaScript program; arguments arrive in process.argv.slice(1).
+# Runs a small JavaScript program; arguments arrive in process.argv.slice(1). Anything secret goes on stdin
+# (read with require("fs").readFileSync(0)), never as an argument, which `ps` would show.
 js() {
   local program=$1
   shift
@@ -212,7 +230,7 @@ locate_artifacts() {
 
 # ---------------------------------------------------------------- PVE API: pvesh on a node, else HTTPS
 
-PVE_TRANSPORT="" PIN="" FINGERPRINT="" AUTH_CONFIG=""
+PVE_TRANSPORT="" PIN="" FINGERPRINT="" AUTH_CONFIG="" CONFIG_SECRET=""
 
 # The certificate PVE presents; pinned for the setup calls and in the agent's config.
 fetch_fingerprint() {
@@ -239,12 +257,12 @@ choose_transport() {
       die "--pve-token must be USER@REALM!TOKENID=SECRET (an API token with Permissions.Modify, User.Modify and Sys.Modify, e.g. root@pam without privilege separation)"
     AUTH_CONFIG="header = \"Authorization: PVEAPIToken=$SETUP_TOKEN\""
     note "PVE access through the API at $PVE_URL with token ${SETUP_TOKEN%%=*}"
-  elif [[ -n ${PVE_ROOT_PASSWORD:-} ]]; then
+  elif [[ -n $ROOT_PASSWORD ]]; then
     local login
-    login=$(curl_pve POST /access/ticket "username=root@pam" "password@<(printf %s "$PVE_ROOT_PASSWORD")") ||
+    login=$(curl_pve POST /access/ticket username=root@pam "password@"<(printf %s "$ROOT_PASSWORD")) ||
       die "root@pam login to $PVE_URL failed"
-    AUTH_CONFIG=$(js 'const d = JSON.parse(process.argv[1]);
-      console.log(`cookie = "PVEAuthCookie=${d.ticket}"\nheader = "CSRFPreventionToken: ${d.CSRFPreventionToken}"`)' "$login")
+    AUTH_CONFIG=$(printf %s "$login" | js 'const d = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      console.log(`cookie = "PVEAuthCookie=${d.ticket}"\nheader = "CSRFPreventionToken: ${d.CSRFPreventionToken}"`)')
     note "PVE access through the API at $PVE_URL with a root@pam ticket"
   else
     die "pvesh is not available here, so the PVE user, role and token are made through the API at $PVE_URL: pass --pve-token USER@REALM!ID=SECRET (or set PVE_MCP_SETUP_TOKEN, or PVE_ROOT_PASSWORD)"
@@ -257,17 +275,10 @@ curl_pve() {
   shift 2
   local args=(-sS --max-time 30 -k --pinnedpubkey "sha256//$PIN" -X "$method" -w '\n%{http_code}')
   [[ $method == GET || $method == DELETE ]] && args+=(-G)
-  for arg in "$@"; do
-    # name@<(...) reads the value from a file descriptor: secrets stay off the command line.
-    if [[ $arg == *@\<\(* ]]; then
-      local name=${arg%%@*} expr=${arg#*@<(}
-      args+=(--data-urlencode "$name@"<(eval "${expr%)}"))
-    else
-      args+=(--data-urlencode "$arg")
-    fi
-  done
+  # name=value, or name@/dev/fd/N to read a secret from a descriptor (curl's own syntax): off the command line.
+  for arg in "$@"; do args+=(--data-urlencode "$arg"); done
   reply=$(curl "${args[@]}" -K <(printf '%s\n' "$AUTH_CONFIG") "$PVE_URL/api2/json$path") || die "cannot reach $PVE_URL ($method $path)"
-  js 'const text = process.argv[1], [method, path] = process.argv.slice(2);
+  printf %s "$reply" | js 'const text = require("fs").readFileSync(0, "utf8"), [method, path] = process.argv.slice(1);
     const at = text.lastIndexOf("\n"), status = Number(text.slice(at + 1));
     let body = {};
     try { body = JSON.parse(text.slice(0, at)); } catch {}
@@ -275,7 +286,7 @@ curl_pve() {
     const errors = body.errors ? " " + Object.entries(body.errors).map(([k, v]) => `${k}: ${String(v).trim()}`).join("; ") : "";
     const why = status === 401 ? "authentication failed (check --pve-token / PVE_ROOT_PASSWORD)" : String(body.message ?? "").trim();
     console.error(`PVE API ${method} ${path}: HTTP ${status} ${why}${errors}`);
-    process.exit(1);' "$reply" "$method" "$path"
+    process.exit(1);' "$method" "$path"
 }
 
 # pve METHOD PATH [name=value ...]: the data of the reply as JSON ("null" when there is none).
@@ -287,7 +298,7 @@ pve() {
     return
   fi
   local verb arg out args=()
-  case "$method" in GET) verb=get ;; POST) verb=create ;; PUT) verb=set ;; DELETE) verb=delete ;; esac
+  case "$method" in GET) verb="get" ;; POST) verb="create" ;; PUT) verb="set" ;; DELETE) verb="delete" ;; esac
   for arg in "$@"; do args+=("--${arg%%=*}" "${arg#*=}"); done
   out=$(pvesh "$verb" "$path" "${args[@]}" --output-format json) || { echo "pvesh $verb $path failed" >&2; return 1; }
   printf '%s\n' "${out:-null}"
@@ -311,29 +322,37 @@ role_for_tier() {
 }
 
 check_pve_version() {
-  local version
-  version=$(pve GET /version | js 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).version)') ||
-    die "the PVE API at $PVE_URL does not answer /version"
+  local reply version
+  reply=$(pve GET /version)
+  version=$(js 'process.stdout.write(String(JSON.parse(process.argv[1])?.version))' "$reply")
   [[ ${version%%.*} == 8 || ${version%%.*} == 9 ]] || die "the PVE API at $PVE_URL is version $version; this script supports Proxmox VE 8 and 9"
   note "PVE API $version at $PVE_URL"
 }
 
-# Prints "yes" when the JSON array on stdin has an element whose field $1 equals $2.
+# has_entry JSON FIELD VALUE: "yes" when the JSON array has an element whose FIELD is VALUE.
 has_entry() {
-  js 'const [field, value] = process.argv.slice(1);
-    const list = JSON.parse(require("fs").readFileSync(0, "utf8")) ?? [];
-    process.stdout.write(list.some((e) => String(e[field]) === value) ? "yes" : "no")' "$@"
+  js 'const [json, field, value] = process.argv.slice(1);
+    process.stdout.write((JSON.parse(json) ?? []).some((e) => String(e[field]) === value) ? "yes" : "no")' "$@"
+}
+
+# pve_has PATH FIELD VALUE: "yes" when the list at PATH has that element; stops the script if PVE fails.
+pve_has() {
+  local list
+  list=$(pve GET "$1")
+  has_entry "$list" "$2" "$3"
 }
 
 ensure_pve_role() { # role tier
-  local role=$1 tier=$2 wanted all current
+  local role=$1 tier=$2 wanted all current exists
   [[ $role == Administrator ]] && return 0
   all=$(pve GET /access/roles/Administrator)
   wanted=$(js 'const known = JSON.parse(process.argv[1]);
     process.stdout.write([...new Set(process.argv[2].split(/\s+/).filter((p) => p && p in known))].sort().join(","))' \
     "$all" "$([[ $tier == read ]] && echo "$READ_PRIVS" || echo "$OPERATOR_PRIVS")")
-  if [[ $(pve GET /access/roles | has_entry roleid "$role") == yes ]]; then
-    current=$(pve GET "/access/roles/$role" | js 'process.stdout.write(Object.keys(JSON.parse(require("fs").readFileSync(0, "utf8"))).sort().join(","))')
+  exists=$(pve_has /access/roles roleid "$role")
+  if [[ $exists == yes ]]; then
+    current=$(pve GET "/access/roles/$role")
+    current=$(js 'process.stdout.write(Object.keys(JSON.parse(process.argv[1])).sort().join(","))' "$current")
     if [[ $current != "$wanted" ]]; then
       say "Updating PVE role $role"
       pve PUT "/access/roles/$role" "privs=$wanted" >/dev/null
@@ -346,16 +365,18 @@ ensure_pve_role() { # role tier
 
 # Prints the roles an authid holds on / ("" when none).
 acl_roles() {
-  pve GET /access/acl | js 'const id = process.argv[1];
-    const list = JSON.parse(require("fs").readFileSync(0, "utf8")) ?? [];
-    process.stdout.write(list.filter((e) => e.path === "/" && e.ugid === id).map((e) => e.roleid).sort().join(" "))' "$1"
+  local acl
+  acl=$(pve GET /access/acl)
+  js 'const [json, id] = process.argv.slice(1);
+    const list = JSON.parse(json) ?? [];
+    process.stdout.write(list.filter((e) => e.path === "/" && e.ugid === id).map((e) => e.roleid).sort().join(" "))' "$acl" "$1"
 }
 
 ensure_acl() { # role
   local role=$1 kind id current r
   for kind in users tokens; do
     id=$([[ $kind == users ]] && echo "$PVE_USER" || echo "$TOKEN_ID")
-    current=$(acl_roles "$id")
+    current=$(acl_roles "$id") || exit 1
     for r in $current; do
       [[ $r == "$role" ]] && continue
       say "Removing ACL / $r for $id"
@@ -370,18 +391,19 @@ ensure_acl() { # role
 
 TOKEN_SECRET=""
 ensure_pve_access() { # tier
-  local tier=$1 role
+  local tier=$1 role user_exists
   role=$(role_for_tier "$tier")
   check_pve_version
-  if [[ $(pve GET /access/users | has_entry userid "$PVE_USER") == no ]]; then
+  user_exists=$(pve_has /access/users userid "$PVE_USER")
+  if [[ $user_exists == no ]]; then
     say "Creating PVE user $PVE_USER"
     pve POST /access/users "userid=$PVE_USER" "comment=Proxmox MCP agent (install-agent.sh)" >/dev/null
   fi
   ensure_pve_role "$role" "$tier"
 
-  local have_token have_secret=no
-  have_token=$(pve GET "/access/users/$PVE_USER/token" | has_entry tokenid "$TOKEN_NAME")
-  [[ -f $CONFIG ]] && have_secret=yes
+  local have_token have_secret=no reply
+  have_token=$(pve_has "/access/users/$PVE_USER/token" tokenid "$TOKEN_NAME")
+  [[ -n $CONFIG_SECRET ]] && have_secret=yes
   if [[ $have_token == yes && $have_secret == no ]]; then
     # A token secret cannot be read back; without the config it is lost, so make a new one.
     say "Replacing API token $TOKEN_ID (its secret is not in $CONFIG)"
@@ -391,8 +413,10 @@ ensure_pve_access() { # tier
   if [[ $have_token == no ]]; then
     say "Creating API token $TOKEN_ID (privilege separation on)"
     [[ $have_secret == yes ]] && warn "$CONFIG holds a secret for a token PVE no longer has; the new token's secret replaces it"
-    TOKEN_SECRET=$(pve POST "/access/users/$PVE_USER/token/$TOKEN_NAME" privsep=1 "comment=Proxmox MCP agent" |
-      js 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).value)')
+    reply=$(pve POST "/access/users/$PVE_USER/token/$TOKEN_NAME" privsep=1 "comment=Proxmox MCP agent")
+    TOKEN_SECRET=$(printf %s "$reply" | js 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).value)')
+  else
+    TOKEN_SECRET=$CONFIG_SECRET
   fi
   ensure_acl "$role"
   if [[ -n $REC_ROLE && $REC_ROLE != "$role" && $REC_ROLE != Administrator ]]; then
@@ -446,8 +470,6 @@ ensure_directories() {
 }
 
 enroll() {
-  [[ -n $WORKER ]] || die "--worker URL is needed for the first install"
-  [[ -n $CODE ]] || die "--code CODE is needed for the first install (an admin mints one: POST $WORKER/admin/enrollment-codes)"
   say "Enrolling agent '$AGENT_ID' with $WORKER (the private key is made here and never leaves this host)"
   local out
   out=$("$NODE" "$BUNDLE" enroll --worker "$WORKER" --code "$CODE" --agent-id "$AGENT_ID" --key "$KEY") ||
@@ -461,16 +483,17 @@ write_config() { # tier
   local exec_enabled=false tmp
   [[ $1 == admin ]] && exec_enabled=true
   tmp=$(mktemp "$CONF_DIR/.agent.json.XXXXXX")
-  AGENT_URL=$AGENT_URL AGENT_ID=$AGENT_ID KEY=$KEY PVE_URL=$PVE_URL TOKEN_ID=$TOKEN_ID TOKEN_SECRET=$TOKEN_SECRET \
-    FINGERPRINT=$FINGERPRINT STATE_DIR=$STATE_DIR EXEC_ENABLED=$exec_enabled \
+  # Values travel in the environment, so the token secret never shows on a command line.
+  C_WORKER_URL=$AGENT_URL C_AGENT_ID=$AGENT_ID C_KEY=$KEY C_PVE_URL=$PVE_URL C_TOKEN_ID=$TOKEN_ID \
+    C_TOKEN_SECRET=$TOKEN_SECRET C_FINGERPRINT=$FINGERPRINT C_STATE_DIR=$STATE_DIR C_EXEC=$exec_enabled \
     js 'const e = process.env;
       const config = {
-        worker_url: e.AGENT_URL,
-        agent_id: e.AGENT_ID,
-        private_key: e.KEY,
-        pve: { url: e.PVE_URL, token_id: e.TOKEN_ID, token_secret: e.TOKEN_SECRET, fingerprint: e.FINGERPRINT },
-        state_dir: e.STATE_DIR,
-        exec: { enabled: e.EXEC_ENABLED === "true" },
+        worker_url: e.C_WORKER_URL,
+        agent_id: e.C_AGENT_ID,
+        private_key: e.C_KEY,
+        pve: { url: e.C_PVE_URL, token_id: e.C_TOKEN_ID, token_secret: e.C_TOKEN_SECRET, fingerprint: e.C_FINGERPRINT },
+        state_dir: e.C_STATE_DIR,
+        exec: { enabled: e.C_EXEC === "true" },
       };
       require("fs").writeFileSync(process.argv[1], JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });' "$tmp"
   chown "$SYS_USER:$SYS_USER" "$tmp"
@@ -482,19 +505,20 @@ write_config() { # tier
 
 # Changes single keys of the existing config (new token secret, tier, fingerprint) and keeps the rest.
 update_config() { # tier
-  local tmp exec_enabled=false
+  local tmp exec_enabled=false pin="" rc=0
   [[ $1 == admin ]] && exec_enabled=true
+  ((REFRESH_FP)) && pin=$FINGERPRINT
   tmp=$(mktemp "$CONF_DIR/.agent.json.XXXXXX")
-  TOKEN_SECRET=$TOKEN_SECRET FINGERPRINT=$([[ $REFRESH_FP == 1 ]] && echo "$FINGERPRINT") EXEC_ENABLED=$exec_enabled \
+  C_TOKEN_SECRET=$TOKEN_SECRET C_FINGERPRINT=$pin C_EXEC=$exec_enabled \
     js 'const fs = require("fs"), e = process.env, [src, dest] = process.argv.slice(1);
       const before = fs.readFileSync(src, "utf8"), config = JSON.parse(before);
-      if (e.TOKEN_SECRET) config.pve.token_secret = e.TOKEN_SECRET;
-      if (e.FINGERPRINT) config.pve.fingerprint = e.FINGERPRINT;
-      const enabled = e.EXEC_ENABLED === "true";
+      if (e.C_TOKEN_SECRET) config.pve.token_secret = e.C_TOKEN_SECRET;
+      if (e.C_FINGERPRINT) config.pve.fingerprint = e.C_FINGERPRINT;
+      const enabled = e.C_EXEC === "true";
       if ((config.exec?.enabled ?? false) !== enabled) config.exec = { ...config.exec, enabled };
       const after = JSON.stringify(config, null, 2) + "\n";
       fs.writeFileSync(dest, after, { mode: 0o600 });
-      process.exit(after === before ? 3 : 0);' "$CONFIG" "$tmp" && local rc=0 || local rc=$?
+      process.exit(after === before ? 3 : 0);' "$CONFIG" "$tmp" || rc=$?
   if ((rc == 3)); then
     rm -f "$tmp"
   elif ((rc == 0)); then
@@ -553,12 +577,14 @@ install_sudoers() { # tier exec-user
 
 save_state() {
   local tmp packages
+  # shellcheck disable=SC2086 # the recorded list is space-separated
   packages=$(printf '%s\n' $REC_PACKAGES "${INSTALLED_PACKAGES[@]}" | sort -u | xargs)
   tmp=$(mktemp "$CONF_DIR/.install.env.XXXXXX")
   cat >"$tmp" <<EOF
 # Written by $PROG: what --uninstall removes and what a re-run keeps. Do not edit.
 AGENT_ID=$AGENT_ID
 WORKER=$WORKER
+PVE_URL=$PVE_URL
 TIER=$TIER
 EXEC_USER=$EXEC_USER
 ROLE=$ROLE
@@ -578,7 +604,7 @@ EOF
 start_service() {
   systemctl enable "$UNIT_NAME" >/dev/null 2>&1 || warn "systemctl enable $UNIT_NAME failed"
   if ! is_systemd_running; then
-    say "systemd is not running here (PID 1 is $(ps -o comm= -p 1 2>/dev/null || cat /proc/1/comm 2>/dev/null || echo unknown)), so the agent is installed and enabled but not started"
+    say "systemd is not running here (PID 1 is $(cat /proc/1/comm 2>/dev/null || echo unknown)), so the agent is installed and enabled but not started"
     note "it starts at the next boot, or now with:  systemctl start $UNIT_NAME"
     note "or by hand, as the unit does:  runuser -u $( [[ $EXEC_USER == root ]] && echo root || echo "$SYS_USER") -- $NODE $BUNDLE_DEST run --config $CONFIG"
     return 1
@@ -634,13 +660,20 @@ install_agent() {
   [[ -z $WORKER || $WORKER =~ ^https?://[^/]+$ ]] || die "--worker must be the worker's base URL, like https://mcp.example.com (not '$WORKER')"
   [[ $PVE_URL =~ ^https://[^/]+$ ]] || die "--pve-url must be https://HOST:PORT (not '$PVE_URL')"
 
+  [[ $WAIT =~ ^[0-9]+$ ]] || die "--wait takes a number of seconds (not '$WAIT')"
+
   local first=1
   [[ -f $CONFIG && -f $KEY ]] && first=0
+  if ((first)); then
+    [[ -n $WORKER ]] || die "--worker URL is needed for the first install"
+    [[ -n $CODE ]] || die "--code CODE is needed for the first install (an admin mints one: POST $WORKER/admin/enrollment-codes)"
+  fi
   if ((first)); then
     say "Installing the Proxmox MCP agent '$AGENT_ID' (tier $TIER) for $WORKER"
   else
     say "Upgrading the Proxmox MCP agent '$AGENT_ID' in place (tier $TIER); $CONFIG, its key and token are kept"
     [[ -n $CODE ]] && note "already enrolled: --code is not used (to enroll again: --uninstall, then install with a new code)"
+    [[ -n $REC_TIER && $REC_TIER != "$TIER" ]] && note "the tier changes from $REC_TIER to $TIER"
   fi
   confirm
   ensure_node
@@ -651,6 +684,10 @@ install_agent() {
   choose_transport
   ensure_system_user
   ensure_directories
+  if [[ -f $CONFIG ]]; then
+    CONFIG_SECRET=$(js 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pve?.token_secret ?? "")' "$CONFIG") ||
+      die "$CONFIG is not readable JSON; move it away to install afresh"
+  fi
   ensure_pve_access "$TIER"
 
   if ((first)); then
@@ -676,8 +713,8 @@ install_agent() {
     say "Agent upgraded from $old_version to $BUNDLE_VERSION"
   fi
   ((CHANGED)) || say "Nothing changed: everything already was as installed"
-  if start_service; then
-    [[ -n $WORKER ]] && wait_connected
+  if start_service && [[ -n $WORKER ]] && ! wait_connected; then
+    die "installed and started, but the agent did not connect (see above)"
   fi
   say "Done: agent $BUNDLE_VERSION, PVE token $TOKEN_ID (role $ROLE on /), config $CONFIG"
 }
@@ -686,17 +723,21 @@ install_agent() {
 
 remove_pve_access() {
   check_pve_version
-  local entry kind path role id
+  local acl entries kind path role id exists used
   # Every ACL entry of the user and its token, wherever it was added.
+  acl=$(pve GET /access/acl)
+  entries=$(js 'const [json, user] = process.argv.slice(1);
+    for (const e of JSON.parse(json) ?? [])
+      if (e.ugid === user || e.ugid.startsWith(user + "!")) console.log(`${e.type}s ${e.path} ${e.roleid} ${e.ugid}`);' "$acl" "$PVE_USER")
   while read -r kind path role id; do
     [[ -n $kind ]] || continue
     say "Removing ACL $path $role for $id"
     pve PUT /access/acl "path=$path" "roles=$role" "$kind=$id" delete=1 >/dev/null
-  done < <(pve GET /access/acl | js 'const user = process.argv[1];
-    for (const e of JSON.parse(require("fs").readFileSync(0, "utf8")) ?? [])
-      if (e.ugid === user || e.ugid.startsWith(user + "!")) console.log(`${e.type}s ${e.path} ${e.roleid} ${e.ugid}`);' "$PVE_USER")
-  if [[ $(pve GET /access/users | has_entry userid "$PVE_USER") == yes ]]; then
-    if [[ $(pve GET "/access/users/$PVE_USER/token" | has_entry tokenid "$TOKEN_NAME") == yes ]]; then
+  done <<<"$entries"
+  exists=$(pve_has /access/users userid "$PVE_USER")
+  if [[ $exists == yes ]]; then
+    exists=$(pve_has "/access/users/$PVE_USER/token" tokenid "$TOKEN_NAME")
+    if [[ $exists == yes ]]; then
       say "Deleting API token $TOKEN_ID"
       pve DELETE "/access/users/$PVE_USER/token/$TOKEN_NAME" >/dev/null
     fi
@@ -707,8 +748,10 @@ remove_pve_access() {
   [[ -n $roles ]] || roles="MCPRead MCPOperator"
   for role in $roles; do
     [[ $role == Administrator ]] && continue
-    [[ $(pve GET /access/roles | has_entry roleid "$role") == yes ]] || continue
-    if [[ $(pve GET /access/acl | has_entry roleid "$role") == yes ]]; then
+    exists=$(pve_has /access/roles roleid "$role")
+    [[ $exists == yes ]] || continue
+    used=$(pve_has /access/acl roleid "$role")
+    if [[ $used == yes ]]; then
       warn "PVE role $role is still used by other ACL entries; keeping it"
       continue
     fi
@@ -735,9 +778,7 @@ uninstall_agent() {
   fi
   rm -f "/etc/systemd/system/multi-user.target.wants/$UNIT_NAME"
 
-  if [[ -f $CONFIG ]]; then
-    PVE_URL=$(js 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pve.url)' "$CONFIG")
-  fi
+  [[ -n $REC_PVE_URL && $PVE_URL_GIVEN == 0 ]] && PVE_URL=$REC_PVE_URL
   fetch_fingerprint
   choose_transport
   remove_pve_access
@@ -746,24 +787,30 @@ uninstall_agent() {
   rm -rf "$DROPIN_DIR"
   remove_file "$UNIT"
   is_systemd_running && systemctl daemon-reload
-  rm -rf "$LIB_DIR" "$CONF_DIR" "$STATE_DIR" "$LOG_DIR"
+  # The record of what to undo (install.env) goes last, so a failed uninstall can simply be run again.
+  find "$CONF_DIR" -mindepth 1 ! -path "$INSTALL_STATE" -delete 2>/dev/null || true
+  rm -rf "$LIB_DIR" "$STATE_DIR" "$LOG_DIR"
   note "removed $LIB_DIR $CONF_DIR $STATE_DIR $LOG_DIR"
-  if id "$SYS_USER" >/dev/null 2>&1; then
-    if [[ $REC_CREATED_USER == 1 || ! -f $INSTALL_STATE ]]; then
-      userdel "$SYS_USER" || die "userdel $SYS_USER failed (is the agent still running? stop it first)"
-      getent group "$SYS_USER" >/dev/null && groupdel "$SYS_USER"
-      note "removed system user $SYS_USER"
-    fi
+  # Without a record (an install by hand, a lost state file) the user is assumed to be this script's.
+  local remove_user=$REC_CREATED_USER
+  [[ -f $INSTALL_STATE ]] || remove_user=1
+  if [[ $remove_user == 1 ]] && id "$SYS_USER" >/dev/null 2>&1; then
+    userdel "$SYS_USER" || die "userdel $SYS_USER failed (is the agent still running? stop it, then run --uninstall again)"
+    if getent group "$SYS_USER" >/dev/null; then groupdel "$SYS_USER"; fi
+    note "removed system user $SYS_USER"
   fi
   if [[ -n $REC_PACKAGES ]]; then
     if ((KEEP_PACKAGES)); then
       note "keeping packages this script installed: $REC_PACKAGES"
     else
       say "Purging packages this script installed: $REC_PACKAGES"
-      # shellcheck disable=SC2086
-      DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --auto-remove $REC_PACKAGES
+      # sudo's prerm refuses when root has no password; it was not there before this script, so it goes.
+      # shellcheck disable=SC2086 # the recorded list is space-separated
+      SUDO_FORCE_REMOVE=yes quiet_apt purge -y --auto-remove $REC_PACKAGES ||
+        die "apt-get purge $REC_PACKAGES failed; fix that, then run --uninstall again (or pass --keep-packages)"
     fi
   fi
+  rm -rf "$CONF_DIR"
   say "Removed. At the worker, revoke the agent too:  curl -X DELETE -H 'Authorization: Bearer <admin token>' ${REC_WORKER:-https://<worker>}/admin/agents/${AGENT_ID:-<agent id>}"
 }
 

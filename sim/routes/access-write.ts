@@ -45,6 +45,8 @@ function createUser({ sim, params }: CallContext): null {
 
 function deleteUser({ sim, params }: CallContext): null {
   const userid = String(params.userid);
+  // A simulator guard, not PVE's: without root@pam the simulator's own root token and password stop working.
+  if (userid === "root@pam") failed("delete user", "the simulator keeps root@pam");
   existingUser(sim, userid, "delete user");
   delete sim.access.users[userid];
   // delete_user_acl removes the user's own entries; its tokens' entries go with the tokens.
