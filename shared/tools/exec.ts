@@ -45,7 +45,8 @@ const policyNote =
   "Everything an admin does daily is allowed; commands that would destroy the host, the cluster or access to them " +
   "(wiping disks or system trees, stopping pve-cluster/corosync, shutting the node down, flushing the firewall, " +
   "reading /etc/shadow, piping downloads into a shell) are refused with the rule that matched. dry_run=true checks without running. " +
-  "Output is capped (truncated=true says so) and streamed as progress; cancelling the call kills the command.";
+  "Output is capped (truncated=true says so) and streamed as progress; cancelling the call kills the command. " +
+  "Commands run as the agent's exec user; where that is the unprivileged pve-mcp user, root actions go through `sudo -n <command>` for what its sudoers file allows.";
 
 export const hostExec = defineTool({
   name: "host_exec",
