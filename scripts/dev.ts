@@ -38,6 +38,7 @@ const workerEnv: Record<string, string> = {
   JWT_AUDIENCE: "proxmox-mcp-sandbox",
   AGENT_KEYS: JSON.stringify({ [agentId]: s.publicPem }),
   ALLOWED_ORIGINS: "http://localhost:6274,http://127.0.0.1:6274",
+  AGENT_REGISTRY_FILE: join(dir, "agents.json"),
   LOG_LEVEL: "warn",
 };
 writeFileSync(join(dir, "worker.env"), Object.entries(workerEnv).map(([k, v]) => `${k}=${v.replace(/\n/g, "\\n")}`).join("\n") + "\n", { mode: 0o600 });
