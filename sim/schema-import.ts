@@ -13,6 +13,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { indexTree, type TreeNode } from "./api-tree.ts";
 import { z } from "zod";
 
 const flatEndpoint = z.looseObject({
@@ -27,12 +28,6 @@ const flatEndpoint = z.looseObject({
   returns_upid: z.boolean().optional(),
 });
 const flatFile = z.object({ source: z.string(), endpoints: z.array(flatEndpoint) });
-
-interface TreeNode {
-  path: string;
-  info?: Record<string, { parameters?: Record<string, unknown> }>;
-  children?: TreeNode[];
-}
 
 const proseKeys = new Set(["description", "verbose_description", "typetext", "format_description", "title", "completion"]);
 
@@ -56,14 +51,6 @@ function permissionsOf(permissions: unknown): unknown {
   const { description } = permissions as { description?: unknown };
   const out = stripProse(permissions) as Record<string, unknown>;
   return typeof description === "string" ? { ...out, description } : out;
-}
-
-function indexTree(nodes: TreeNode[], into: Map<string, TreeNode> = new Map()): Map<string, TreeNode> {
-  for (const node of nodes) {
-    into.set(node.path, node);
-    if (node.children) indexTree(node.children, into);
-  }
-  return into;
 }
 
 function main(dir: string): void {

@@ -11,6 +11,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { indexTree, type TreeNode } from "../api-tree.ts";
 import { z } from "zod";
 
 const flatEndpoint = z.looseObject({
@@ -22,12 +23,6 @@ const flatEndpoint = z.looseObject({
   returns_upid: z.boolean().optional(),
 });
 const flatFile = z.object({ source: z.string(), endpoints: z.array(flatEndpoint) });
-
-interface TreeNode {
-  path: string;
-  info?: Record<string, { parameters?: Record<string, unknown>; description?: string }>;
-  children?: TreeNode[];
-}
 
 const proseKeys = new Set(["description", "verbose_description", "typetext", "format_description", "title", "completion", "format_keys"]);
 
@@ -70,14 +65,6 @@ function permissionsOf(perm: unknown): Record<string, unknown> | null {
   const description = typeof p.description === "string" ? { description: p.description } : {};
   if (typeof p.user === "string") return { user: p.user, ...description };
   return { check: convertCheck(p), ...description };
-}
-
-function indexTree(nodes: TreeNode[], into: Map<string, TreeNode> = new Map()): Map<string, TreeNode> {
-  for (const node of nodes) {
-    into.set(node.path, node);
-    if (node.children) indexTree(node.children, into);
-  }
-  return into;
 }
 
 function main(dir: string): void {
