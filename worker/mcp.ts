@@ -4,6 +4,9 @@ import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/sdk/validatio
 import {
   CallToolRequestSchema,
   ElicitResultSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
@@ -17,6 +20,7 @@ import { toolDescriptor, type ToolDefinition } from "../shared/tool.ts";
 import { eventsRead, eventsWait, workerToolDefinitions } from "../shared/tools/events.ts";
 import { principalSchema, type Principal, type ToolDescriptor } from "../shared/protocol.ts";
 import type { AgentSession } from "./hub.ts";
+import { prompts } from "./prompts.ts";
 
 export const SERVER_NAME = "proxmox-mcp";
 export const SERVER_VERSION = "0.1.0";
@@ -24,6 +28,15 @@ export const SERVER_VERSION = "0.1.0";
 const instructions =
   "Tools for administering Proxmox VE through an agent on the host. Arguments use PVE's own names (node, vmid, upid). " +
   "Tools that change state say so in their annotations; tool errors start with a [code] and say whether a retry makes sense.";
+
+/** A resource URI from the templates, as the agent tool call that reads it. */
+function templatedRead(uri: string): { tool: string; args: Record<string, unknown> } | undefined {
+  const guest = /^proxmox:\/\/guests\/(\d+)\/config$/.exec(uri);
+  if (guest) return { tool: "guest_info", args: { vmid: Number(guest[1]), action: "config" } };
+  const node = /^proxmox:\/\/nodes\/([A-Za-z0-9.-]+)\/status$/.exec(uri);
+  if (node) return { tool: "node_status", args: { node: node[1] } };
+  return undefined;
+}
 
 function headerOf(headers: Record<string, string | string[] | undefined> | undefined, name: string): string | undefined {
   const value = headers?.[name];
@@ -118,7 +131,7 @@ function describeTarget(args: Record<string, unknown>): string {
  */
 export function createMcpServer(opts: McpServerOptions): Server {
   const server = new Server({ name: SERVER_NAME, version: SERVER_VERSION }, {
-    capabilities: { tools: { listChanged: true }, resources: { subscribe: true } },
+    capabilities: { tools: { listChanged: true }, resources: { subscribe: true }, prompts: {} },
     instructions,
     // The cfworker validator needs no code generation, which Workers forbid; used on Node too so both behave alike.
     jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
@@ -185,7 +198,22 @@ export function createMcpServer(opts: McpServerOptions): Server {
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
     resources: [{ uri: EVENTS_URI, name: "Recent Proxmox events", description: "The latest events the agent observed, newest last", mimeType: "application/json" }],
   }));
-  server.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+    resourceTemplates: [
+      { uriTemplate: "proxmox://guests/{vmid}/config", name: "Guest configuration", description: "A VM's or container's current config (with its digest)", mimeType: "application/json" },
+      { uriTemplate: "proxmox://nodes/{node}/status", name: "Node status", description: "CPU, memory, load, uptime, kernel and PVE versions of a node", mimeType: "application/json" },
+    ],
+  }));
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+    const templated = templatedRead(req.params.uri);
+    if (templated) {
+      const principal = principalOf(extra.authInfo);
+      if (!principal.scopes.includes("proxmox:read")) throw new ToolError("missing_scope", "reading resources needs the 'proxmox:read' scope");
+      const agent = opts.agent();
+      if (!agent) throw new ToolError("agent_offline", "no agent is configured for this endpoint");
+      const result = await agent.call({ ...templated, principal, timeoutMs: opts.callTimeoutMs, signal: extra.signal });
+      return { contents: [{ uri: req.params.uri, mimeType: "application/json", text: JSON.stringify(result.structured ?? result.text) }] };
+    }
     if (req.params.uri !== EVENTS_URI) throw new ToolError("invalid_arguments", `unknown resource ${req.params.uri}`);
     const log = opts.agent()?.events;
     const page = log ? log.read({}, undefined, 100) : { events: [], cursor: 0, missed: false };
@@ -202,6 +230,18 @@ export function createMcpServer(opts: McpServerOptions): Server {
     return {};
   });
   server.onclose = () => unsubscribe?.();
+
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({
+    prompts: prompts.map(({ name, description, arguments: args }) => ({ name, description, arguments: args })),
+  }));
+  server.setRequestHandler(GetPromptRequestSchema, async (req) => {
+    const prompt = prompts.find((p) => p.name === req.params.name);
+    if (!prompt) throw new ToolError("invalid_arguments", `no prompt named ${req.params.name}`);
+    const args = req.params.arguments ?? {};
+    const missing = prompt.arguments.filter((a) => a.required && !args[a.name]).map((a) => a.name);
+    if (missing.length) throw new ToolError("invalid_arguments", `prompt ${prompt.name} needs: ${missing.join(", ")}`);
+    return { description: prompt.description, messages: [{ role: "user", content: { type: "text", text: prompt.text(args) } }] };
+  });
 
   /** Asks the human, through the client, before a destructive call is relayed; nothing is sent unless they accept. */
   async function confirm(tool: ToolDescriptor, args: Record<string, unknown>, extra: { signal: AbortSignal; sendRequest: Function }) {
