@@ -53,6 +53,8 @@ export class ProxmoxAgent {
   readonly tunnel: Tunnel;
   readonly ledger: CallLedger;
   private readonly pve: PveClient;
+  /** Every PVE endpoint by name; "default" is `pve` in the config. */
+  private readonly pves: Map<string, PveClient>;
   private readonly pbs: PbsClients;
   private readonly tools: Map<string, AgentTool>;
   private readonly controllers = new Map<string, AbortController>();
@@ -74,6 +76,7 @@ export class ProxmoxAgent {
     this.tools = cfg.exec.enabled ? tools : new Map([...tools].filter(([, t]) => t.def.scope !== "host:exec"));
     this.execConfig = cfg.exec;
     this.pve = new PveClient(cfg.pve);
+    this.pves = new Map([["default", this.pve], ...Object.entries(cfg.endpoints).map(([name, c]) => [name, new PveClient(c)] as const)]);
     this.pbs = new PbsClients(cfg.pbs ?? []);
     this.ledger = new CallLedger(cfg.state_dir);
     this.slots = new Slots(cfg.max_concurrency);
@@ -86,7 +89,7 @@ export class ProxmoxAgent {
       log,
       hello: () => ({
         agent: { id: cfg.agent_id, version: AGENT_VERSION, capabilities: ["chunks", "ack", "progress", "cancel"] },
-        tools: [...this.tools.values()].map((t) => toolDescriptor(t.def)),
+        tools: [...this.tools.values()].map((t) => withEndpoint(toolDescriptor(t.def), [...this.pves.keys()])),
       }),
       onFrame: (frame) => this.onFrame(frame),
     });
@@ -121,7 +124,7 @@ export class ProxmoxAgent {
     await this.tunnel.stop();
     if (this.exec) (await this.exec).close();
     for (const c of this.controllers.values()) c.abort();
-    await this.pve.close();
+    await Promise.all([...this.pves.values()].map((p) => p.close()));
     await this.pbs.close();
   }
 
@@ -190,7 +193,7 @@ export class ProxmoxAgent {
           principal: frame.principal,
           signal: controller.signal,
           deadline,
-          pve: this.pve,
+          pve: this.endpoint(frame.args.endpoint),
           pbs: this.pbs,
           log: this.log,
           exec: tool.def.scope === "host:exec" ? await this.execRuntime() : undefined,
@@ -218,6 +221,14 @@ export class ProxmoxAgent {
       clearTimeout(timer);
       this.controllers.delete(frame.id);
     }
+  }
+
+  /** The PVE endpoint a call names with its `endpoint` argument (default: the one in `pve`). */
+  private endpoint(name: unknown): PveClient {
+    if (name === undefined || name === null || name === "") return this.pve;
+    const client = this.pves.get(String(name));
+    if (!client) throw new ToolError("invalid_arguments", `unknown endpoint '${String(name)}'; this agent has: ${[...this.pves.keys()].join(", ")}`);
+    return client;
   }
 
   private execRuntime(): Promise<ExecRuntime> {
@@ -255,6 +266,19 @@ export class ProxmoxAgent {
     }
     if (!sent) this.log.info("result kept until the worker asks again", { call_id: id });
   }
+}
+
+/** With several PVE endpoints, every Proxmox tool takes an optional `endpoint` naming one of them. */
+function withEndpoint(descriptor: ReturnType<typeof toolDescriptor>, names: string[]): ReturnType<typeof toolDescriptor> {
+  if (names.length < 2 || descriptor.scope === "admin") return descriptor;
+  const properties = (descriptor.inputSchema.properties ?? {}) as Record<string, unknown>;
+  return {
+    ...descriptor,
+    inputSchema: {
+      ...descriptor.inputSchema,
+      properties: { ...properties, endpoint: { type: "string", enum: names, description: "Which Proxmox cluster or host (default: default)." } },
+    },
+  };
 }
 
 /** Ends with the signal's reason as soon as the call is aborted, even if the handler ignores the signal. */

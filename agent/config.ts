@@ -53,6 +53,10 @@ export const pveEndpointSchema = z
     fingerprint: fingerprint.optional(),
     /** CA bundle that signs the PVE certificate; on a PVE host /etc/pve/pve-root-ca.pem. */
     ca_file: z.string().optional(),
+    /** Other node addresses of the same cluster, tried in order when the current one cannot be reached. */
+    failover_urls: z.array(z.url({ protocol: /^https?$/ })).default([]),
+    /** Pins of those nodes' certificates, when trusting by fingerprint (each node has its own certificate). */
+    failover_fingerprints: z.array(fingerprint).default([]),
     timeout_ms: z.number().int().positive().default(30_000),
   })
   .strict();
@@ -70,6 +74,8 @@ export const agentConfigSchema = z
     /** Ed25519 private key (PKCS#8 PEM) the agent signs its connection token with; a path or the PEM itself. */
     private_key: z.string().min(1),
     pve: pveEndpointSchema,
+    /** More PVE clusters or standalone hosts, by name; tools pick one with their `endpoint` argument. */
+    endpoints: z.record(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/), pveEndpointSchema).default({}),
     /** Where the call journal lives, so a call is never run twice across restarts. Unset: memory only. */
     state_dir: z.string().optional(),
     max_concurrency: z.number().int().min(1).max(256).default(32),

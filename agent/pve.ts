@@ -30,7 +30,9 @@ const READ_RETRIES = 2;
  */
 export class PveClient {
   private readonly dispatcher: Agent;
-  private readonly base: URL;
+  /** The endpoint's addresses: `url`, then the failover nodes; `current` is the one that last answered. */
+  private readonly bases: URL[];
+  private current = 0;
   private readonly auth: string;
   private readonly timeoutMs: number;
   readonly product: ProxmoxProduct;
@@ -40,7 +42,7 @@ export class PveClient {
   readonly tokenId: string;
 
   constructor(cfg: PveEndpointConfig, options: PveClientOptions = {}) {
-    this.base = new URL(cfg.url);
+    this.bases = [cfg.url, ...(cfg.failover_urls ?? [])].map((u) => new URL(u));
     this.product = options.product ?? "PVE";
     this.auth = this.product === "PBS" ? `PBSAPIToken=${cfg.token_id}:${cfg.token_secret}` : `PVEAPIToken=${cfg.token_id}=${cfg.token_secret}`;
     this.timeoutMs = cfg.timeout_ms;
@@ -62,10 +64,17 @@ export class PveClient {
   async request(method: string, path: string, params: Record<string, unknown> = {}, ctx: PveRequestContext = {}): Promise<unknown> {
     method = method.toUpperCase();
     const idempotent = method === "GET";
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, failovers = 0; ; attempt++) {
       try {
         return await this.once(method, path, params, ctx);
       } catch (err) {
+        // Nothing reached a node that refused the connection, so trying the next node is safe for writes too.
+        if (isConnectRefused(err) && failovers < this.bases.length - 1 && !ctx.signal?.aborted) {
+          failovers++;
+          this.current = (this.current + 1) % this.bases.length;
+          attempt--;
+          continue;
+        }
         const retry = idempotent && attempt < READ_RETRIES && isConnectionError(err) && !ctx.signal?.aborted;
         if (!retry) throw toPveError(err, method, path, this.product);
         await sleep(100 * 2 ** attempt);
@@ -78,7 +87,7 @@ export class PveClient {
   }
 
   private async once(method: string, path: string, params: Record<string, unknown>, ctx: PveRequestContext): Promise<unknown> {
-    const url = new URL(`/api2/json${path.startsWith("/") ? path : `/${path}`}`, this.base);
+    const url = new URL(`/api2/json${path.startsWith("/") ? path : `/${path}`}`, this.bases[this.current]);
     const form = encodeParams(params);
     const headers: Record<string, string> = { Authorization: this.auth, Accept: "application/json" };
     if (ctx.callId) headers["X-Call-Id"] = ctx.callId;
@@ -135,6 +144,12 @@ function toPveError(err: unknown, method: string, path: string, product: Proxmox
   return new ToolError("pve_error", `cannot reach ${product} for ${method} ${path}: ${cause}`, { method, path, connection: true });
 }
 
+/** The connection was never established: the request cannot have reached the server. */
+function isConnectRefused(err: unknown): boolean {
+  const code = ((err as { cause?: { code?: string } })?.cause?.code ?? "") as string;
+  return ["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT", "ENOTFOUND", "EAI_AGAIN"].includes(code);
+}
+
 function isConnectionError(err: unknown): boolean {
   const e = err as { name?: string; cause?: unknown };
   return e?.name === "TypeError" && e.cause !== undefined && !(err instanceof ToolError);
@@ -160,16 +175,16 @@ function tlsConnector(cfg: PveEndpointConfig): buildConnector.connector {
   if (!cfg.fingerprint) {
     return buildConnector(cfg.ca_file ? { ca: readFileSync(cfg.ca_file) } : {});
   }
-  const pin = cfg.fingerprint;
+  const pins = new Set([cfg.fingerprint, ...(cfg.failover_fingerprints ?? [])]);
   // No TLS session resumption: a resumed TLS 1.3 session carries no peer certificate to compare.
   const connect = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return (options, callback) => {
     connect(options, (err, socket) => {
       if (err || !socket) return callback(err ?? new Error("no socket"), null);
       const seen = (socket as TLSSocket).getPeerCertificate?.()?.fingerprint256;
-      if (seen !== pin) {
+      if (!seen || !pins.has(seen)) {
         socket.destroy();
-        return callback(new Error(`the server certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pin}`), null);
+        return callback(new Error(`the server certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${[...pins].join(" or ")}`), null);
       }
       callback(null, socket);
     });

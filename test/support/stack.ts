@@ -27,8 +27,8 @@ export interface StackOptions {
   workerEnv?: Record<string, string>;
   /** The Node binary that runs the agent bundle (default: the machine's own). */
   agentNode?: string;
-  /** Extra agent config keys (e.g. events). */
-  agentConfig?: Record<string, unknown>;
+  /** Extra agent config keys (e.g. events), or a function of the simulator that returns them. */
+  agentConfig?: Record<string, unknown> | ((sim: Simulator) => Record<string, unknown>);
 }
 
 export interface Stack {
@@ -83,7 +83,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       heartbeat_ms: 1000,
       reconnect_max_ms: 1000,
       log_level: "info",
-      ...opts.agentConfig,
+      ...(typeof opts.agentConfig === "function" ? opts.agentConfig(sim) : opts.agentConfig),
   };
   writeFileSync(configPath, JSON.stringify(agentConfig), { mode: 0o600 });
   const baseUrl = worker.url;
