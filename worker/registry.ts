@@ -121,20 +121,29 @@ export class AgentRegistry implements AgentRegistryApi {
     });
   }
 
+  /** The store is read once and then kept: this object is its only writer (one process, or one Durable Object). */
+  private cached?: RegistryData;
+
   private async read(): Promise<RegistryData> {
     await this.queue.catch(() => undefined);
-    return registryDataSchema.parse((await this.store.load()) ?? {});
+    return this.loadFresh();
   }
 
   private change<T>(apply: (data: RegistryData) => Promise<T>): Promise<T> {
     const run = this.queue.catch(() => undefined).then(async () => {
-      const data = registryDataSchema.parse((await this.store.load()) ?? {});
+      const data = structuredClone(await this.loadFresh());
       const result = await apply(data);
       await this.store.save(data);
+      this.cached = data;
       return result;
     });
     this.queue = run;
     return run;
+  }
+
+  private async loadFresh(): Promise<RegistryData> {
+    this.cached ??= registryDataSchema.parse((await this.store.load()) ?? {});
+    return this.cached;
   }
 
   /** Forgets codes that expired or were used more than a day ago. */
