@@ -4,7 +4,10 @@ import { proxmoxApi, type ApiRequestable, type Proxmox } from "proxmox-api";
 import { Agent, buildConnector, fetch } from "undici";
 import { z } from "zod";
 import { ToolError } from "../shared/errors.ts";
-import type { PveEndpointConfig } from "./config.ts";
+import type { PveEndpointConfig as ParsedEndpoint } from "./config.ts";
+
+/** An endpoint as the config parses it; the failover lists may be left out by callers that build one. */
+type PveEndpointConfig = Omit<ParsedEndpoint, "failover_urls" | "failover_fingerprints"> & Partial<Pick<ParsedEndpoint, "failover_urls" | "failover_fingerprints">>;
 
 /** Per-request context: cancellation and the call id, sent as X-Call-Id so a mutation can be traced. */
 export interface PveRequestContext {
