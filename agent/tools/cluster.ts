@@ -2,34 +2,13 @@ import { z } from "zod";
 import { paginate } from "../../shared/tool.ts";
 import { clusterInfo, clusterStatus } from "../../shared/tools/cluster.ts";
 import { implement, type ToolContext } from "./registry.ts";
-import { clusterStatusReply, parseReply } from "./replies.ts";
+import { clusterResourceRow, clusterStatusReply, parseReply } from "./replies.ts";
 import { compact, num } from "./values.ts";
 
-const resourceRow = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  node: z.string().optional(),
-  status: z.string().optional(),
-  name: z.string().optional(),
-  vmid: num.optional(),
-  storage: z.string().optional(),
-  pool: z.string().optional(),
-  cpu: num.optional(),
-  maxcpu: num.optional(),
-  mem: num.optional(),
-  maxmem: num.optional(),
-  disk: num.optional(),
-  maxdisk: num.optional(),
-  uptime: num.optional(),
-  tags: z.string().optional(),
-  sdn: z.string().optional(),
-  network: z.string().optional(),
-  "network-type": z.string().optional(),
-});
-type ResourceRow = z.output<typeof resourceRow>;
+type ResourceRow = z.output<typeof clusterResourceRow>;
 
 const logRow = z.looseObject({ time: num, node: z.string(), tag: z.string(), user: z.string().optional(), pri: num, msg: z.string() });
-const poolRow = z.looseObject({ poolid: z.string(), comment: z.string().optional(), members: z.array(resourceRow).optional() });
+const poolRow = z.looseObject({ poolid: z.string(), comment: z.string().optional(), members: z.array(clusterResourceRow).optional() });
 
 /** A resource with the fraction used that matters for its kind: disk for storage, memory otherwise. */
 function resourceEntry(r: ResourceRow) {
@@ -39,7 +18,7 @@ function resourceEntry(r: ResourceRow) {
 }
 
 async function resources(ctx: ToolContext, type?: string): Promise<ResourceRow[]> {
-  return parseReply(z.array(resourceRow), await ctx.pve.request("GET", "/cluster/resources", type ? { type } : {}, ctx), "GET /cluster/resources");
+  return parseReply(z.array(clusterResourceRow), await ctx.pve.request("GET", "/cluster/resources", type ? { type } : {}, ctx), "GET /cluster/resources");
 }
 
 export const clusterTools = [

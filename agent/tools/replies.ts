@@ -47,23 +47,31 @@ export const nodeStatusReply = z.looseObject({
   pveversion: z.string().optional(),
 });
 
-export const resourcesReply = z.array(
-  z.looseObject({
-    type: z.string(),
-    id: z.string(),
-    node: z.string().optional(),
-    vmid: num.optional(),
-    name: z.string().optional(),
-    status: z.string().optional(),
-    template: flag.optional(),
-    cpu: num.optional(),
-    maxcpu: num.optional(),
-    mem: num.optional(),
-    maxmem: num.optional(),
-    uptime: num.optional(),
-    tags: z.string().optional(),
-  }),
-);
+/** One row of GET /cluster/resources, for every resource type the tools read. */
+export const clusterResourceRow = z.looseObject({
+  type: z.string(),
+  id: z.string(),
+  node: z.string().optional(),
+  vmid: num.optional(),
+  name: z.string().optional(),
+  status: z.string().optional(),
+  template: flag.optional(),
+  storage: z.string().optional(),
+  pool: z.string().optional(),
+  cpu: num.optional(),
+  maxcpu: num.optional(),
+  mem: num.optional(),
+  maxmem: num.optional(),
+  disk: num.optional(),
+  maxdisk: num.optional(),
+  uptime: num.optional(),
+  tags: z.string().optional(),
+  sdn: z.string().optional(),
+  network: z.string().optional(),
+  "network-type": z.string().optional(),
+});
+
+export const resourcesReply = z.array(clusterResourceRow);
 
 export const guestCurrentReply = z.looseObject({
   status: z.string(),
