@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { toolDescriptor } from "../shared/tool.ts";
 import { workerToolDefinitions } from "../shared/tools/events.ts";
 import { toolDefinitions as agentToolDefinitions } from "../shared/tools/index.ts";
+import { listSize, operationsOf, type ListedTool, type ListSize } from "./lib/list-size.ts";
 
 const toolDefinitions = [...agentToolDefinitions, ...workerToolDefinitions];
 
@@ -13,17 +14,23 @@ const FILE = "docs/tools.md";
 const START = "<!-- tools:start -->";
 const END = "<!-- tools:end -->";
 
+/** Bldg-7/proxmox-mcp 1.2.1 (commit b9536fe), measured with bench/tools-size.ts: 92 tools, no output schemas. */
+export const REFERENCE = { tools: 92, operations: 277, bytes: 66_471, modelBytes: 66_461 };
+
+export function sizeOf(scopes?: string[]): ListSize {
+  const listed = toolDefinitions
+    .filter((d) => !scopes || scopes.includes(d.scope))
+    .map(toolDescriptor)
+    .map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({ name, title, description, inputSchema, outputSchema, annotations }));
+  return listSize(listed as ListedTool[]);
+}
+
 export function toolsTable(): string {
-  const descriptors = toolDefinitions.map(toolDescriptor);
-  const listBytes = new TextEncoder().encode(
-    JSON.stringify({ tools: descriptors.map(({ name, title, description, inputSchema, outputSchema, annotations }) => ({ name, title, description, inputSchema, outputSchema, annotations })) }),
-  ).length;
-  // An operation is one thing an admin can ask for: each action of an action-taking tool, or the tool itself.
-  const actionsOf = (d: (typeof toolDefinitions)[number]) => {
-    const action = (toolDescriptor(d).inputSchema.properties as Record<string, { enum?: unknown[] }> | undefined)?.action;
-    return action?.enum?.length ?? 1;
-  };
-  const operations = toolDefinitions.reduce((n, d) => n + actionsOf(d), 0);
+  const all = sizeOf();
+  const read = sizeOf(["proxmox:read"]);
+  const perOp = (bytes: number, ops: number) => Math.round(bytes / ops);
+  const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  const actionsOf = (d: (typeof toolDefinitions)[number]) => operationsOf(toolDescriptor(d) as ListedTool);
   const flag = (v: boolean | undefined) => (v ? "yes" : "");
   const rows = toolDefinitions.map(
     (d) =>
@@ -31,7 +38,15 @@ export function toolsTable(): string {
   );
   return [
     START,
-    `${toolDefinitions.length} tools covering ${operations} operations (each action of a tool counts once); the whole \`tools/list\` answer (all scopes, output schemas included) is ${listBytes} bytes (${(listBytes / 1024).toFixed(1)} KiB), ${Math.round(listBytes / operations)} bytes per operation.`,
+    `${all.tools} tools covering ${all.operations} operations (each value of a tool's \`action\` counts once, a tool without one counts once).`,
+    "",
+    "| `tools/list` | tools | operations | whole answer | per operation | what reaches the model | per operation |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    `| every scope | ${all.tools} | ${all.operations} | ${kib(all.bytes)} | ${perOp(all.bytes, all.operations)} B | ${kib(all.modelBytes)} | ${perOp(all.modelBytes, all.operations)} B |`,
+    `| proxmox:read only | ${read.tools} | ${read.operations} | ${kib(read.bytes)} | ${perOp(read.bytes, read.operations)} B | ${kib(read.modelBytes)} | ${perOp(read.modelBytes, read.operations)} B |`,
+    `| reference: Bldg-7/proxmox-mcp 1.2.1 | ${REFERENCE.tools} | ${REFERENCE.operations} | ${kib(REFERENCE.bytes)} | ${perOp(REFERENCE.bytes, REFERENCE.operations)} B | ${kib(REFERENCE.modelBytes)} | ${perOp(REFERENCE.modelBytes, REFERENCE.operations)} B |`,
+    "",
+    "\"What reaches the model\" is name, description and input schema: the part a chat API takes for a tool. Title, annotations and output schema stay with the client.",
     "",
     "| tool | scope | read-only | destructive | idempotent | operations | what it does |",
     "| --- | --- | --- | --- | --- | --- | --- |",

@@ -39,18 +39,33 @@ export function jsonSchemaOf(schema: z.ZodObject, io: "input" | "output"): Recor
   return json;
 }
 
+const SAFE = Number.MAX_SAFE_INTEGER;
+
 /**
- * Drops `description` from every nested property: output field names speak for themselves, and the
- * descriptions doubled the size of tools/list, which every client carries in its context.
+ * Leaves out of a JSON Schema what tells a reader nothing, since every client carries tools/list in its
+ * context: zod's safe-integer bounds, `propertyNames` of plain records, `additionalProperties` that allow
+ * anything or (in results) forbid extra keys, regular expressions (a model does not run them; a value that
+ * fails one is refused with a message naming it), and, in output schemas, nested descriptions (field names
+ * speak for themselves; they doubled the size of tools/list). Validation is unchanged: the agent checks
+ * arguments and results with the zod schemas themselves.
  */
-function withoutDescriptions(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(withoutDescriptions);
+function lean(schema: unknown, io: "input" | "output"): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => lean(item, io));
   if (!schema || typeof schema !== "object") return schema;
-  return Object.fromEntries(
-    Object.entries(schema as Record<string, unknown>)
-      .filter(([key, value]) => key !== "description" || typeof value !== "string")
-      .map(([key, value]) => [key, key === "properties" ? Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, withoutDescriptions(v)])) : withoutDescriptions(value)]),
-  );
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema as Record<string, unknown>)) {
+    if ((key === "minimum" && value === -SAFE) || (key === "maximum" && value === SAFE)) continue;
+    if (key === "propertyNames") continue;
+    if (key === "additionalProperties" && (value === false || (isObject(value) && Object.keys(value).length === 0))) continue;
+    if (key === "description" && io === "output" && typeof value === "string") continue;
+    if (key === "pattern" && typeof value === "string") continue;
+    out[key] = key === "properties" && isObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, lean(v, io)])) : lean(value, io);
+  }
+  return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function toolDescriptor(def: ToolDefinition): ToolDescriptor {
@@ -58,18 +73,19 @@ export function toolDescriptor(def: ToolDefinition): ToolDescriptor {
     name: def.name,
     title: def.title,
     description: def.description,
-    inputSchema: jsonSchemaOf(def.input, "input"),
-    outputSchema: withoutDescriptions(jsonSchemaOf(def.output, "output")) as Record<string, unknown>,
-    annotations: { title: def.title, ...def.annotations },
+    inputSchema: lean(jsonSchemaOf(def.input, "input"), "input") as Record<string, unknown>,
+    outputSchema: lean(jsonSchemaOf(def.output, "output"), "output") as Record<string, unknown>,
+    // The title is the descriptor's own; repeating it in the annotations cost every client 2 KB.
+    annotations: def.annotations,
     scope: def.scope,
     mutating: def.mutating,
   };
 }
 
-/** Arguments every list tool takes, so no answer grows past what a client can carry. */
+/** Arguments every list tool takes, so no answer grows past what a client can carry (explained in the server instructions). */
 export const pageInput = {
-  limit: z.number().int().min(1).max(500).default(100).describe("Maximum items to return (default 100)."),
-  cursor: z.string().optional().describe("Opaque cursor from a previous answer's next_cursor, to read the next page."),
+  limit: z.number().int().min(1).max(500).default(100),
+  cursor: z.string().optional(),
 };
 
 export const pageOutput = {

@@ -8,15 +8,23 @@
  * Seeded: vm:100, vm:102 and ct:201 under HA, a node-affinity rule preferring pve1 for vm:100, and
  * two replication jobs, 102-0 (pve2 -> pve3, healthy) and 100-0 (pve1 -> pve2, failing, because
  * local-lvm has no replicate feature: only ZFS volumes replicate).
+ *
+ * The CRM and LRMs act at once on a change: a service is started or stopped to match its requested
+ * state, and a queued migrate or relocate runs as a task on the guest's node (the LRM's qmigrate).
  */
-import type { SimState } from "./state.ts";
+import type { Sim } from "./context.ts";
+import { epoch, findNode, markStarted, markStopped, type SimState } from "./state.ts";
 
+export type HaState = "started" | "stopped" | "disabled" | "ignored";
+
+/** A resources.cfg section: only the options that were set, as PVE writes them. */
 export interface HaResource {
   sid: string;
-  state: "started" | "stopped" | "disabled" | "ignored";
-  max_restart: number;
-  max_relocate: number;
-  failback: number;
+  state?: HaState;
+  max_restart?: number;
+  max_relocate?: number;
+  failback?: number;
+  group?: string;
   comment?: string;
 }
 
@@ -53,6 +61,8 @@ export interface HaModel {
   /** The node whose CRM is master. */
   master: string;
   replication: ReplicationJob[];
+  /** Services the CRM is moving (state migrate or relocate in manager_status), by sid. */
+  moving: Map<string, { state: "migrate" | "relocate"; target: string }>;
 }
 
 const models = new WeakMap<SimState, HaModel>();
@@ -84,6 +94,7 @@ function seed(now: number): HaModel {
         error: "missing replicate feature on volume 'local-lvm:vm-100-disk-0'",
       },
     ],
+    moving: new Map(),
   };
 }
 
@@ -100,4 +111,43 @@ export function haOf(state: SimState, now = Math.floor(Date.now() / 1000)): HaMo
 /** "vm:100" -> its vmid. */
 export function sidVmid(sid: string): number {
   return Number(sid.split(":")[1]);
+}
+
+/** The LRM bringing a service to its requested state: a start or shutdown task on the guest's node. */
+export function enforceState(sim: Sim, sid: string): void {
+  const { state } = sim;
+  const model = haOf(state);
+  const wanted = model.resources.find((r) => r.sid === sid)?.state ?? "started";
+  const g = state.guests.get(sidVmid(sid));
+  const node = g && findNode(state, g.node);
+  if (!g || !node?.online || model.moving.has(sid) || g.config.template === "1") return;
+  const prefix = g.type === "qemu" ? "qm" : "vz";
+  if (wanted === "started" && !g.running) sim.tasks.start(node, `${prefix}start`, String(g.vmid), "root@pam", () => markStarted(g, epoch()));
+  if ((wanted === "stopped" || wanted === "disabled") && g.running) sim.tasks.start(node, `${prefix}shutdown`, String(g.vmid), "root@pam", () => markStopped(g));
+}
+
+/**
+ * Manager::update_crm_commands and the LRM: a move to a node that is not online, or where the service
+ * already is, is logged and dropped; otherwise the guest migrates (a running container, and any guest
+ * on relocate, is stopped and started again on the target).
+ */
+export function queueMove(sim: Sim, sid: string, cmd: "migrate" | "relocate", target: string): void {
+  const { state } = sim;
+  const model = haOf(state);
+  const g = state.guests.get(sidVmid(sid));
+  const from = g && findNode(state, g.node);
+  if (!g || !from?.online || !findNode(state, target)?.online || g.node === target || model.moving.has(sid)) return;
+  model.moving.set(sid, { state: cmd, target });
+  g.config.lock = "migrate";
+  const restart = g.running && (cmd === "relocate" || g.type === "lxc");
+  const work = () => {
+    g.node = target;
+    if (restart) markStarted(g, epoch());
+    return ["migration finished successfully"];
+  };
+  const cleanup = () => {
+    model.moving.delete(sid);
+    if (g.config.lock === "migrate") delete g.config.lock;
+  };
+  sim.tasks.start(from, g.type === "qemu" ? "qmigrate" : "vzmigrate", String(g.vmid), "root@pam", work, { cleanup });
 }

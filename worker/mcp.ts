@@ -25,8 +25,13 @@ import { prompts } from "./prompts.ts";
 export const SERVER_NAME = "proxmox-mcp";
 export const SERVER_VERSION = "0.1.0";
 
+/** What every tool shares, said once here rather than in each tool's schema (clients show it to the model). */
 const instructions =
-  "Tools for administering Proxmox VE through an agent on the host. Arguments use PVE's own names (node, vmid, upid). " +
+  "Tools for administering Proxmox VE through an agent on the host. Arguments use PVE's own names: vmid is a VM or container ID; " +
+  "type is qemu (VM) or lxc (container); node is a cluster node name (pve1). A guest's node and type are looked up from its vmid when omitted (a node argument that names a target says so). " +
+  "Tools that start a PVE task follow it, sending progress, for up to wait_seconds (default 45) and return its exit status; " +
+  "past that, or with wait=false, they answer status 'running' with the UPID, and task_info action=status waits again. " +
+  "Lists are paged: pass an answer's next_cursor back as cursor (limit is the page size). " +
   "Tools that change state say so in their annotations; tool errors start with a [code] and say whether a retry makes sense.";
 
 /** A resource URI from the templates, as the agent tool call that reads it. */

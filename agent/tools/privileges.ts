@@ -55,6 +55,12 @@ export const toolCalls: Record<string, Use[]> = {
     { action: "groups", calls: [{ endpoint: "GET /cluster/ha/groups" }, { endpoint: "GET /cluster/ha/rules" }] },
     { action: "replication", calls: [{ endpoint: "GET /nodes/{node}/replication", also: audit("/vms/{vmid}", "VM.Audit") }] },
   ],
+  ha_resource: [
+    {
+      calls: ["POST /cluster/ha/resources", "PUT /cluster/ha/resources/{sid}", "DELETE /cluster/ha/resources/{sid}", "POST /cluster/ha/resources/{sid}/migrate",
+        "POST /cluster/ha/resources/{sid}/relocate", "GET /cluster/ha/status/current"].map((endpoint) => ({ endpoint })),
+    },
+  ],
   firewall_info: [
     { action: "cluster", calls: [{ endpoint: "GET /cluster/firewall/rules" }, { endpoint: "GET /cluster/firewall/options" }] },
     { action: "node", calls: [{ endpoint: "GET /nodes/{node}/firewall/rules" }, { endpoint: "GET /nodes/{node}/firewall/options" }] },

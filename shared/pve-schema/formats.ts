@@ -217,6 +217,7 @@ const validators: Record<string, Validator> = {
   "pve-bridge-id": (v) => ensure(/^[-_.\w\d]+$/.test(v), `invalid bridge ID '${v}'`),
   "pve-vmid": (v) => ensure(/^[1-9][0-9]{2,8}$/.test(v), "value does not look like a valid VM ID"),
   "pve-node": (v) => ensure(/^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)$/.test(v), "value does not look like a valid node name"),
+  "pve-ha-resource-or-vm-id": (v) => ensure(/^([a-z]+:\S+|\d+)$/.test(v), "value does not look like a valid ha resource id"),
   "storage-pair": idPair(parseId("storage")),
   "bridge-pair": idPair((v) => ensure(/^[-_.\w\d]+$/.test(v), `invalid bridge ID '${v}'`)),
   "mac-addr": (v) => ensure(/^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v), "value does not look like a valid unicast MAC address"),

@@ -14,17 +14,15 @@ export const accessInfo = defineTool({
   name: "access_info",
   title: "Users, API tokens, ACLs and what this agent may do",
   description:
-    "Read-only views of PVE access control, picked with action: users (users, realm, enabled, with their API tokens), " +
-    "tokens (a user's tokens with privilege separation flag; userid required), acl (ACL entries: path, user/group/token, role; " +
-    "PVE shows only entries you may modify), whoami (the identity of the agent's own API token, its privileges per path, and for " +
-    "every tool whether the token holds the privileges PVE checks for it). Use whoami first when a tool fails with 403 " +
-    "'Permission check failed' or a list comes back empty.",
+    "Reads PVE access control: users (realm, enabled, tokens), tokens (a user's, with privsep), acl (only entries you may modify), " +
+    "whoami (the agent token's privileges, and whether each tool has what it needs). " +
+    "Use whoami first on 403 'Permission check failed' or an unexpectedly empty list.",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     action: z.enum(["users", "tokens", "acl", "whoami"]),
-    userid: z.string().regex(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "expected USER@REALM").optional().describe("tokens: whose tokens."),
+    userid: z.string().regex(/^[^\s:/@]+@[A-Za-z][A-Za-z0-9.\-_]+$/, "expected USER@REALM").optional().describe("tokens: required."),
   }),
   output: z.object({
     action: z.string(),

@@ -5,8 +5,8 @@ import { taskOutcome } from "./tasks.ts";
 const path = z
   .string()
   .regex(/^\/[^?#\s]*$/, "expected an API path like /nodes/pve1/status (below /api2/json, without query string)")
-  .describe("API path below /api2/json, with real values: /nodes/pve1/qemu/100/config.");
-const params = z.record(z.string(), z.unknown()).optional().describe("Parameters by PVE name; numbers, booleans, strings, or arrays for repeated keys.");
+  .describe("Below /api2/json, e.g. /nodes/pve1/qemu/100/config.");
+const params = z.record(z.string(), z.unknown()).optional().describe("By PVE name; arrays for repeated keys.");
 
 const reply = {
   method: z.string(),
@@ -19,9 +19,8 @@ export const pveApiGet = defineTool({
   name: "pve_api_get",
   title: "Read any PVE API path",
   description:
-    "Escape hatch for reads no other tool covers: GET on any path of the PVE 9 API. The path and parameters are checked against " +
-    "PVE's API schema before anything is sent, and refused with the schema's own words (unknown path, no GET there, bad parameter). " +
-    "Array replies are paginated with limit/cursor. Prefer the dedicated *_info tools: their answers are smaller and explained.",
+    "Escape hatch: GET any PVE 9 API path no other tool covers; path and params are checked against PVE's API schema first. " +
+    "Prefer the *_info tools (smaller, explained answers).",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   mutating: false,
@@ -33,10 +32,8 @@ export const pveApiCall = defineTool({
   name: "pve_api_call",
   title: "Change anything through the PVE API",
   description:
-    "DESTRUCTIVE escape hatch: POST, PUT or DELETE on any path of the PVE 9 API, for changes no other tool covers. The call is checked " +
-    "against PVE's API schema before it is sent (unknown path, wrong method, bad or missing parameter are refused with the schema's words). " +
-    "When PVE answers with a task (UPID), it is followed like other tools do (wait, wait_seconds). Prefer a dedicated tool when one exists: " +
-    "they check more and their confirmations name the target.",
+    "DESTRUCTIVE escape hatch: POST, PUT or DELETE on any PVE 9 API path no other tool covers; checked against PVE's API " +
+    "schema first, a started task is followed. Prefer a dedicated tool: it checks more.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   mutating: true,
@@ -44,7 +41,7 @@ export const pveApiCall = defineTool({
     method: z.enum(["POST", "PUT", "DELETE"]),
     path,
     params,
-    wait: z.boolean().default(true).describe("If PVE starts a task, follow it until it ends (default true)."),
+    wait: z.boolean().default(true).describe("If PVE starts a task, follow it."),
     wait_seconds: z.number().int().min(1).max(50).default(45),
   }),
   output: z.object({ ...reply, upid: taskOutcome.upid.optional(), status: taskOutcome.status.optional(), exitstatus: taskOutcome.exitstatus }),

@@ -19,17 +19,16 @@ export const backupInfo = defineTool({
   name: "backup_info",
   title: "Backups and backup jobs",
   description:
-    "action=list: backup archives (vzdump) on one storage or on every storage with backup content, newest first, optionally for " +
-    "one vmid; the volid is what backup_restore takes. action=jobs: the scheduled backup jobs of the cluster (schedule, storage, mode, " +
-    "selected guests, next run). Non-shared storages (like 'local') are read on `node` (default: the node the agent talks to).",
+    "list: vzdump archives on one or every backup storage, newest first (paginated); volids feed backup_restore. " +
+    "jobs: scheduled backup jobs (schedule, storage, mode, guests, next run).",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     action: z.enum(["list", "jobs"]),
     storage: z.string().optional().describe("list: only this storage."),
-    vmid: vmid.optional().describe("list: only backups of this guest."),
-    node: nodeName.optional(),
+    vmid: vmid.optional().describe("list: only this guest."),
+    node: nodeName.optional().describe("list: read on this node; default the agent's."),
     ...pageInput,
   }),
   output: z.object({
@@ -48,23 +47,20 @@ export const backupRun = defineTool({
   name: "backup_run",
   title: "Back up guests now (vzdump)",
   description:
-    "Backs up VMs and containers now with vzdump to a backup storage: vmid (a list) or all=true (every guest, or every guest of " +
-    "`node`). mode snapshot (default: no downtime), suspend, or stop (cleanest, guest is shut down meanwhile). compress zstd " +
-    "(default), gzip, lzo or 0. PVE runs one job per node, so guests on several nodes start several tasks; each is followed with " +
-    "progress. Returns the tasks and the archives created. A guest that is locked (e.g. by another backup or a snapshot) makes " +
-    "the job fail with PVE's message. List backups with backup_info.",
+    "Backs up guests now with vzdump: vmid list or all=true. One task per node, each followed; returns the tasks " +
+    "and new archives. A locked guest (e.g. by another backup) fails the job.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
-    vmid: z.array(vmid).optional().describe("Guests to back up."),
-    all: z.boolean().optional().describe("Every guest (of `node`, if given)."),
-    node: nodeName.optional(),
-    storage: z.string().optional().describe("Backup storage (PVE's default: 'local')."),
-    mode: z.enum(["snapshot", "suspend", "stop"]).default("snapshot"),
+    vmid: z.array(vmid).optional(),
+    all: z.boolean().optional().describe("Every guest."),
+    node: nodeName.optional().describe("all: only this node's guests."),
+    storage: z.string().optional().describe("PVE default: local."),
+    mode: z.enum(["snapshot", "suspend", "stop"]).default("snapshot").describe("snapshot: no downtime; stop: guest down meanwhile."),
     compress: z.enum(["zstd", "gzip", "lzo", "0"]).default("zstd"),
-    notes_template: z.string().optional().describe("Notes for the archives, e.g. '{{guestname}} before upgrade'."),
-    protected: z.boolean().optional().describe("Protect the new archives from pruning and deletion."),
+    notes_template: z.string().optional().describe("e.g. '{{guestname}} before upgrade'."),
+    protected: z.boolean().optional().describe("Keep archives from pruning and deletion."),
     ...taskWait,
   }),
   output: z.object({
@@ -78,21 +74,19 @@ export const backupRestore = defineTool({
   name: "backup_restore",
   title: "Restore a guest from a backup",
   description:
-    "Restores a vzdump archive (volid from backup_info) as guest vmid; the type (VM or container) follows the archive. To a new " +
-    "vmid it creates a guest. DESTRUCTIVE with force=true: an existing stopped guest with that vmid is overwritten, its current " +
-    "disks and config are lost (PVE refuses without force, and always for a running guest). storage puts the disks on another " +
-    "storage; unique=true gives new MAC addresses (for a copy next to the original).",
+    "Restores a vzdump archive as guest vmid (VM or container per the archive); a new vmid creates a guest. " +
+    "DESTRUCTIVE with force=true: overwrites an existing stopped guest, losing its disks and config (a running one is refused).",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   mutating: true,
   input: z.object({
-    archive: z.string().min(3).describe("Backup volid, e.g. backup:backup/vzdump-qemu-100-2026_11_23-02_00_03.vma.zst."),
+    archive: z.string().min(3).describe("Backup volid from backup_info."),
     vmid,
-    node: nodeName.optional().describe("Node to restore on (default: the guest's node if it exists, else the node the agent talks to)."),
-    storage: z.string().optional().describe("Storage for the restored disks (default: as in the backup)."),
-    force: z.boolean().optional().describe("Overwrite an existing guest with this vmid."),
-    unique: z.boolean().optional().describe("Assign new MAC addresses."),
-    start: z.boolean().optional().describe("Start the guest afterwards."),
+    node: nodeName.optional().describe("Default: the guest's node, else the agent's."),
+    storage: z.string().optional().describe("Disk storage; default as in the backup."),
+    force: z.boolean().optional().describe("Overwrite an existing stopped guest."),
+    unique: z.boolean().optional().describe("New MAC addresses (for a copy)."),
+    start: z.boolean().optional(),
     pool: z.string().optional(),
     ...taskWait,
   }),

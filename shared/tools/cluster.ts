@@ -8,8 +8,8 @@ export const clusterStatus = defineTool({
   privileges: ["Sys.Audit"],
   title: "Cluster status and quorum",
   description:
-    "Shows the cluster name, whether it is quorate, and every node with its online state and address. " +
-    "Use first to see what the Proxmox installation looks like. A standalone host shows one node and no cluster.",
+    "Cluster name, quorum, and every node with online state and address. Use first to see the installation; " +
+    "a standalone host shows one node and no cluster.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
@@ -55,20 +55,17 @@ export const clusterInfo = defineTool({
   name: "cluster_info",
   title: "Cluster views: resources, log, next id, Ceph, SDN, pools",
   description:
-    "Read-only views of the whole cluster, picked with action: " +
-    "resources (every guest, node, storage and SDN zone with usage; filter with type vm|storage|node|sdn; paginated), " +
-    "log (the cluster log: logins, task starts and ends, errors; newest first, up to max lines), " +
-    "nextid (the next free vmid for a new guest), ceph_status (Ceph health, where Ceph is installed), " +
-    "sdn_status (SDN zones per node and their state), pools (resource pools; with poolid, its members). " +
-    "Use cluster_status for quorum and node membership.",
+    "Read-only cluster views, by action: resources (guests, nodes, storages, SDN with usage; paginated), " +
+    "log (cluster log, newest first), nextid (next free vmid), ceph_status, sdn_status (zones per node), pools. " +
+    "For quorum use cluster_status.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
   input: z.object({
     action: z.enum(["resources", "log", "nextid", "ceph_status", "sdn_status", "pools"]),
     type: z.enum(["vm", "storage", "node", "sdn"]).optional().describe("resources: only this kind."),
-    max: z.number().int().min(1).max(500).default(50).describe("log: how many lines (default 50)."),
-    poolid: z.string().optional().describe("pools: one pool, with its members."),
+    max: z.number().int().min(1).max(500).default(50).describe("log: how many lines."),
+    poolid: z.string().optional().describe("pools: one pool, with members."),
     ...pageInput,
   }),
   output: z.object({

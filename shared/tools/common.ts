@@ -1,10 +1,12 @@
 import { z } from "zod";
 
-/** Argument shapes in PVE's own vocabulary, shared by the tool families. */
+/**
+ * Argument shapes in PVE's own vocabulary, shared by the tool families. They carry no description of
+ * their own: the server's instructions explain them once (worker/mcp.ts), instead of every tool's schema.
+ */
 export const nodeName = z
   .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, "not a valid PVE node name")
-  .describe("Cluster node name, as in PVE (e.g. pve1).");
-export const vmid = z.number().int().min(100).max(999_999_999).describe("Guest ID (VM or container), e.g. 100.");
-export const guestType = z.enum(["qemu", "lxc"]).describe("qemu for a virtual machine, lxc for a container.");
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, "not a valid PVE node name");
+export const vmid = z.number().int().min(100).max(999_999_999);
+export const guestType = z.enum(["qemu", "lxc"]);
 export const upid = z.string().regex(/^UPID:/, "not a PVE task UPID").describe("PVE task ID (UPID:node:...).");

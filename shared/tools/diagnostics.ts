@@ -5,10 +5,8 @@ export const diagnose = defineTool({
   name: "diagnose",
   title: "Diagnose the connection to Proxmox",
   description:
-    "Checks the agent's PVE endpoint end to end and explains in plain sentences what is wrong, with a fix for each problem: " +
-    "reachability (address and port), TLS (pinned fingerprint or CA), authentication (token id and secret), the token's privileges " +
-    "(including the common case of a privilege-separated token without ACL), cluster quorum and offline nodes, and storage health " +
-    "(inactive storages, usage above 90 %). Also checks each configured Proxmox Backup Server. Use first when tools fail or return nothing.",
+    "Checks the agent's PVE connection end to end and explains each problem with a fix: reachability, TLS, token auth " +
+    "and privileges, quorum, offline nodes, storage health, each configured PBS. Use first when tools fail or return nothing.",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,

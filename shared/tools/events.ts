@@ -13,15 +13,14 @@ export const eventsRead = defineTool({
   name: "events_read",
   title: "Read recent events",
   description:
-    "Reads events the agent observed (PVE tasks started/finished/failed, guests started/stopped/migrated, nodes offline, " +
-    "quorum, storage filling, PVE notifications, syslog, journal). Filter by severity, node, source, vmid, type, keywords. " +
-    "Pass the returned cursor as `since` next time to read only newer events.",
+    "Reads events the agent observed: PVE tasks, guest start/stop/migrate, node and quorum changes, storage filling, " +
+    "notifications, syslog, journal. Filter by severity, node, source, vmid, type, include/exclude words; pass cursor as since next time.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
   input: z.object({
     ...filter,
-    since: z.number().int().min(0).optional().describe("Cursor from a previous answer: only events after it."),
+    since: z.number().int().min(0).optional().describe("A previous cursor: only newer events."),
     limit: z.number().int().min(1).max(200).default(50),
   }),
   output: z.object({
@@ -35,15 +34,14 @@ export const eventsWait = defineTool({
   name: "events_wait",
   title: "Wait for an event",
   description:
-    "Waits until an event matching the filter arrives (e.g. vmid 105 with type guest-started, or a failed backup), " +
-    "up to timeout_seconds, sending progress while it waits. Returns the event, or matched=false at the timeout. " +
-    "Use instead of polling a guest's status.",
+    "Waits up to timeout_seconds for an event matching the filter (e.g. vmid 105, type guest-started); returns it, " +
+    "or matched=false. Use instead of polling a guest's status.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
   input: z.object({
     ...filter,
-    since: z.number().int().min(0).optional().describe("Also match events already received after this cursor."),
+    since: z.number().int().min(0).optional().describe("Also match buffered events after this cursor."),
     timeout_seconds: z.number().int().min(1).max(50).default(45),
   }),
   output: z.object({ matched: z.boolean(), event: eventSchema.optional(), cursor: z.number().int(), waited_ms: z.number().int() }),

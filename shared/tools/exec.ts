@@ -28,12 +28,12 @@ const policyDecision = z.object({
 });
 
 const commandInput = {
-  command: z.string().min(1).max(65_536).describe("Shell command line, run with bash -c."),
-  cwd: z.string().optional().describe("Absolute working directory."),
-  env: z.record(z.string(), z.string()).optional().describe("Extra environment variables."),
-  stdin: z.string().max(1_048_576).optional().describe("Text written to the command's standard input."),
-  timeout_s: z.number().int().min(1).max(3600).optional().describe("Kill the command (and its children) after this many seconds; default from the agent config."),
-  dry_run: z.boolean().default(false).describe("Only check the command against the safety policy; run nothing."),
+  command: z.string().min(1).max(65_536).describe("Run with bash -c."),
+  cwd: z.string().optional().describe("Absolute path."),
+  env: z.record(z.string(), z.string()).optional(),
+  stdin: z.string().max(1_048_576).optional(),
+  timeout_s: z.number().int().min(1).max(3600).optional().describe("Default per agent config."),
+  dry_run: z.boolean().default(false).describe("Check against the policy only."),
 };
 
 const commandOutput = execResultSchema
@@ -42,16 +42,14 @@ const commandOutput = execResultSchema
 
 const shellAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true } as const;
 const policyNote =
-  "Everything an admin does daily is allowed; commands that would destroy the host, the cluster or access to them " +
-  "(wiping disks or system trees, stopping pve-cluster/corosync, shutting the node down, flushing the firewall, " +
-  "reading /etc/shadow, piping downloads into a shell) are refused with the rule that matched. dry_run=true checks without running. " +
-  "Output is capped (truncated=true says so) and streamed as progress; cancelling the call kills the command. " +
-  "Commands run as the agent's exec user; where that is the unprivileged pve-mcp user, root actions go through `sudo -n <command>` for what its sudoers file allows.";
+  "Routine admin work is allowed; commands that would wreck the host, cluster or access to them (e.g. disk wipes, stopping corosync, " +
+  "reading /etc/shadow, curl|sh) are refused, naming the rule. Output is capped; cancelling kills the command.";
+const sudoNote = "Runs as the agent's exec user; if that is pve-mcp, use `sudo -n <command>` for root (per its sudoers).";
 
 export const hostExec = defineTool({
   name: "host_exec",
   title: "Run a shell command on the Proxmox host",
-  description: `Runs a shell command on the Proxmox node the agent runs on and returns exit code, stdout, stderr and duration. ${policyNote}`,
+  description: `Runs a shell command on the Proxmox node the agent runs on. ${policyNote} ${sudoNote}`,
   scope: "host:exec",
   annotations: shellAnnotations,
   mutating: true,
@@ -63,7 +61,7 @@ export const nodeExec = defineTool({
   name: "node_exec",
   privileges: ["Sys.Audit"],
   title: "Run a shell command on another cluster node (SSH)",
-  description: `Runs a shell command on another node of the cluster over SSH (host key verified against known_hosts). ${policyNote}`,
+  description: `Runs a shell command on another cluster node over SSH. ${policyNote} ${sudoNote}`,
   scope: "host:exec",
   annotations: shellAnnotations,
   mutating: true,
@@ -76,8 +74,7 @@ export const guestExec = defineTool({
   privileges: ["VM.Audit", "VM.GuestAgent.Unrestricted"],
   title: "Run a shell command inside a guest",
   description:
-    "Runs a shell command inside a container (pct exec, on the container's node) or a VM (through the QEMU guest agent, " +
-    `which must be installed and running in the VM). ${policyNote}`,
+    `Runs a shell command in a container (pct exec) or a VM (needs the QEMU guest agent running). ${policyNote}`,
   scope: "host:exec",
   annotations: shellAnnotations,
   mutating: true,
@@ -88,14 +85,14 @@ export const guestExec = defineTool({
 export const auditRead = defineTool({
   name: "audit_read",
   title: "Read the command audit log",
-  description: "Lists recent host, node and guest command attempts (allowed and refused) from the agent's audit log, newest first.",
+  description: "Lists recent *_exec command attempts, allowed and refused, from the agent's audit log, newest first.",
   scope: "host:exec",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     limit: z.number().int().min(1).max(500).default(50),
-    since: z.string().optional().describe("ISO 8601 time: only entries at or after it."),
-    principal: z.string().optional().describe("Only commands asked for by this token subject."),
+    since: z.string().optional().describe("ISO 8601: entries at or after it."),
+    principal: z.string().optional().describe("Only this token subject's commands."),
     decision: z.enum(["allowed", "refused", "dry_run"]).optional(),
   }),
   output: z.object({

@@ -23,15 +23,14 @@ export const guestList = defineTool({
   privileges: ["VM.Audit"],
   title: "List guests (VMs and containers)",
   description:
-    "Lists virtual machines and containers across the cluster with node, status and usage. " +
-    "Filter by node, type (qemu or lxc) and status (running, stopped).",
+    "Lists VMs and containers across the cluster with node, status and usage; filter by node, type, status.",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     node: nodeName.optional(),
     type: guestType.optional(),
-    status: z.string().optional().describe("Only guests in this state, e.g. running or stopped."),
+    status: z.string().optional().describe("Exact state, e.g. running or stopped."),
     ...pageInput,
   }),
   output: z.object({ guests: z.array(guestSummary), ...pageOutput }),
@@ -42,8 +41,7 @@ export const guestStatus = defineTool({
   privileges: ["VM.Audit"],
   title: "Guest status",
   description:
-    "Shows the current state of one VM or container: status, uptime, CPU, memory, disk and network counters, lock, HA state. " +
-    "node and type are looked up when omitted.",
+    "Live state of one VM or container: status, uptime, CPU, memory, lock. node and type are looked up when omitted.",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
@@ -78,9 +76,8 @@ export const guestPower = defineTool({
   privileges: ["VM.Audit", "VM.PowerMgmt"],
   title: "Start, shut down or reboot a guest",
   description:
-    "Changes a VM's or container's power state cleanly: start, shutdown (asks the guest OS), reboot, suspend, resume. " +
-    "Returns the PVE task; with wait=true (default) it follows the task, reporting progress, and returns its exit status. " +
-    "To cut power without asking the guest, use guest_stop.",
+    "Clean power change of a VM or container, following the task: start; shutdown (asks the guest OS); reboot; suspend; " +
+    "resume. To cut power without asking the guest, use guest_stop.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
@@ -99,8 +96,8 @@ export const guestStop = defineTool({
   privileges: ["VM.Audit", "VM.PowerMgmt"],
   title: "Hard-stop or reset a guest",
   description:
-    "DESTRUCTIVE: stops (or, for VMs, resets) a guest immediately, like pulling the plug; unsaved data in the guest is lost " +
-    "and filesystems may need a check. Prefer guest_power with shutdown; use this when a guest does not respond.",
+    "DESTRUCTIVE: stop (or reset, VMs only) cuts a guest's power at once; unsaved guest data is lost. " +
+    "Prefer guest_power shutdown; use this when the guest does not respond.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   mutating: true,
@@ -119,13 +116,9 @@ export const guestInfo = defineTool({
   name: "guest_info",
   title: "Guest details: config, pending changes, RRD, snapshots, Terraform",
   description:
-    "Reads one VM or container. action=config: the configuration (pending changes applied; current=true for the running values) " +
-    "and its digest, to pass to guest_config_update so a concurrent change is detected. action=pending: each key with its current " +
-    "and pending value (changes that wait for the next start) and pending deletions. action=rrd: usage history (cpu, mem, netin/out, " +
-    "diskread/write per second) for timeframe hour|day|week|month|year, cf AVERAGE or MAX. action=snapshots: the snapshot tree " +
-    "(name, parent, time, description, RAM state). action=terraform: the guest as an OpenTofu/Terraform resource of the bpg/proxmox " +
-    "provider (proxmox_virtual_environment_vm or _container) with an import block, to bring it under infrastructure-as-code. " +
-    "For status and live usage use guest_status; for the list of guests, guest_list.",
+    "Reads one VM or container. config: settings (pending applied) and digest for guest_config_update; " +
+    "pending: changes waiting for the next start; rrd: usage history (cpu, mem, net, disk); snapshots: the snapshot tree; " +
+    "terraform: a bpg/proxmox OpenTofu/Terraform resource with import block. Live status: guest_status.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
@@ -133,9 +126,9 @@ export const guestInfo = defineTool({
     vmid,
     action: z.enum(["config", "pending", "rrd", "snapshots", "terraform"]),
     ...where,
-    current: z.boolean().optional().describe("config: the values in effect now, without pending changes."),
-    timeframe: z.enum(["hour", "day", "week", "month", "year"]).default("hour").describe("rrd: the period (default hour)."),
-    cf: z.enum(["AVERAGE", "MAX"]).default("AVERAGE").describe("rrd: consolidation function (default AVERAGE)."),
+    current: z.boolean().optional().describe("config: values in effect now, without pending."),
+    timeframe: z.enum(["hour", "day", "week", "month", "year"]).default("hour").describe("rrd: period."),
+    cf: z.enum(["AVERAGE", "MAX"]).default("AVERAGE").describe("rrd: consolidation."),
   }),
   output: z.object({
     ...guestRef,
@@ -164,20 +157,18 @@ export const guestConfigUpdate = defineTool({
   name: "guest_config_update",
   title: "Change a guest's configuration",
   description:
-    "Sets and deletes configuration keys of a VM or container in PVE's own names and formats, e.g. set {cores: 4, memory: 8192, " +
-    "name: 'web02', onboot: 1, tags: 'prod;web', description: '...'}, delete ['balloon']. Pass digest from guest_info action=config " +
-    "to refuse the change if someone else changed the guest meanwhile (PVE's own error). On a running guest PVE applies what it can " +
-    "hot-plug and keeps the rest pending until the next start: the answer lists the keys still pending. " +
-    "For disks use guest_disk, for NICs guest_network, for cloud-init guest_cloudinit; deleting disk or unused keys is refused here.",
+    "Sets or deletes VM/container config keys in PVE's names and formats, e.g. set {cores: 4, memory: 8192, tags: 'prod;web'}. " +
+    "On a running guest, what cannot hot-plug stays pending (listed). Disks (incl. deleting them): guest_disk; NICs: guest_network; " +
+    "cloud-init: guest_cloudinit.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   mutating: true,
   input: z.object({
     vmid,
     ...where,
-    set: configRecord.optional().describe("Keys to set, e.g. {\"cores\": \"4\"}; numbers and booleans are sent as text (true -> 1)."),
-    delete: z.array(z.string()).optional().describe("Keys to remove (set back to PVE's default)."),
-    digest: z.string().regex(/^[0-9a-f]{40}$/).optional().describe("The config digest the change is based on."),
+    set: configRecord.optional().describe("key -> value; true/false are sent as 1/0."),
+    delete: z.array(z.string()).optional().describe("Keys to reset to PVE's default."),
+    digest: z.string().regex(/^[0-9a-f]{40}$/).optional().describe("From guest_info config; refuse if changed since."),
   }),
   output: z.object({
     ...guestRef,
@@ -191,23 +182,21 @@ export const guestCreate = defineTool({
   name: "guest_create",
   title: "Create a VM or container",
   description:
-    "Creates a new VM (type qemu) or container (type lxc) on a node. vmid defaults to the next free id. params passes PVE's create " +
-    "options through, e.g. for a VM {name, memory: 4096, cores: 2, scsi0: 'local-lvm:32', net0: 'virtio,bridge=vmbr0', ostype: 'l26', " +
-    "ide2: 'local:iso/debian-12.iso,media=cdrom', scsihw: 'virtio-scsi-single'}; for a container {ostemplate: " +
-    "'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst', hostname, memory, rootfs: 'local-lvm:8', " +
-    "net0: 'name=eth0,bridge=vmbr0,ip=dhcp', password}. '<storage>:<GiB>' allocates a new disk. Find templates and ISOs with " +
-    "storage_info action=content. To copy an existing guest use guest_clone; to restore a backup, backup_restore.",
+    "Creates a VM (qemu) or container (lxc). params: PVE create options, e.g. VM {name, memory: 4096, cores: 2, " +
+    "scsi0: 'local-lvm:32', net0: 'virtio,bridge=vmbr0', ide2: 'local:iso/x.iso,media=cdrom'}; container {ostemplate: " +
+    "'local:vztmpl/x.tar.zst', hostname, rootfs: 'local-lvm:8', net0: 'name=eth0,bridge=vmbr0,ip=dhcp', password}; " +
+    "'<storage>:<GiB>' allocates a disk. ISOs/templates: storage_info content. Copy: guest_clone; restore: backup_restore.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
     type: guestType,
     node: nodeName,
-    vmid: vmid.optional().describe("New guest ID; default: the next free one (/cluster/nextid)."),
-    params: configRecord.default({}).describe("PVE create options (config keys and e.g. ostemplate, password for containers)."),
-    storage: z.string().optional().describe("Default storage for disks given without one."),
-    pool: z.string().optional().describe("Add the new guest to this resource pool."),
-    start: z.boolean().optional().describe("Start the guest once it is created."),
+    vmid: vmid.optional().describe("Default: the next free ID."),
+    params: configRecord.default({}),
+    storage: z.string().optional().describe("For disks given without storage."),
+    pool: z.string().optional().describe("Resource pool."),
+    start: z.boolean().optional(),
     ...taskWait,
   }),
   output: z.object({ ...guestRef, ...taskOutcome }),
@@ -217,24 +206,21 @@ export const guestClone = defineTool({
   name: "guest_clone",
   title: "Clone a VM or container",
   description:
-    "Copies a guest (or a template) to a new vmid. full=true copies every disk (the default for ordinary guests); full=false makes " +
-    "a linked clone, which PVE allows only from a template and which shares the template's base disks. target puts the clone on " +
-    "another node (needs shared storage, or storage= a shared one). name is the new VM name (container: hostname). Cloning a " +
-    "template is the usual way to deploy a new VM from a cloud-init image; adjust it afterwards with guest_cloudinit. " +
-    "Follows the task with progress; newid defaults to the next free id.",
+    "Copies a guest or template to a new vmid. Ordinary guests are fully copied; templates give a linked clone (shares base " +
+    "disks) unless full=true. Deploy from a cloud-init template this way, then adjust with guest_cloudinit.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
-    vmid: vmid.describe("The guest or template to copy."),
+    vmid: vmid.describe("Source guest or template."),
     ...where,
-    newid: vmid.optional().describe("ID of the clone; default: the next free one."),
-    name: z.string().optional().describe("Name (VM) or hostname (container) of the clone."),
-    target: nodeName.optional().describe("Node for the clone (default: the source's node)."),
-    full: z.boolean().optional().describe("true: full copy; false: linked clone (templates only). Default: full, linked for templates."),
-    storage: z.string().optional().describe("Storage for the clone's disks (full clones only)."),
-    snapname: z.string().optional().describe("Clone the state of this snapshot."),
-    pool: z.string().optional().describe("Add the clone to this pool."),
+    newid: vmid.optional().describe("Default: the next free ID."),
+    name: z.string().optional().describe("VM name or container hostname."),
+    target: nodeName.optional().describe("Other node: disks or storage= must be shared."),
+    full: z.boolean().optional().describe("false: linked clone (templates only)."),
+    storage: z.string().optional().describe("Full clone: disk storage."),
+    snapname: z.string().optional().describe("Clone this snapshot's state."),
+    pool: z.string().optional().describe("Resource pool."),
     description: z.string().optional(),
     ...taskWait,
   }),
@@ -245,9 +231,8 @@ export const guestTemplate = defineTool({
   name: "guest_template",
   title: "Convert a guest into a template",
   description:
-    "DESTRUCTIVE (cannot be undone): turns a stopped VM or container without snapshots into a template. Its disks become read-only " +
-    "base volumes; it can no longer be started, only cloned (linked clones share its disks). Use for a golden image you will deploy " +
-    "with guest_clone.",
+    "DESTRUCTIVE (cannot be undone): turns a stopped guest without snapshots into a template; its disks become read-only bases " +
+    "and it can never start again, only be cloned (guest_clone). For golden images.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   mutating: true,
@@ -259,8 +244,7 @@ export const guestDelete = defineTool({
   name: "guest_delete",
   title: "Delete a VM or container",
   description:
-    "DESTRUCTIVE: destroys a guest and all its disks. PVE refuses a running guest (stop it first with guest_power shutdown or " +
-    "guest_stop) and a guest with protection=1. purge=true (default) also removes the vmid from backup jobs, replication and HA. " +
+    "DESTRUCTIVE: destroys a guest and all its disks. PVE refuses a running guest (shut it down first) or one with protection=1. " +
     "Consider backup_run first.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
@@ -268,8 +252,8 @@ export const guestDelete = defineTool({
   input: z.object({
     vmid,
     ...where,
-    purge: z.boolean().default(true).describe("Also remove it from backup jobs, replication and HA (default true)."),
-    destroy_unreferenced_disks: z.boolean().optional().describe("Also destroy disks on enabled storages that carry its vmid but are not in its config."),
+    purge: z.boolean().default(true).describe("Also drop it from backup jobs, replication, HA."),
+    destroy_unreferenced_disks: z.boolean().optional().describe("Also destroy disks with its vmid not in its config."),
     ...taskWait,
   }),
   output: z.object({ ...guestRef, ...taskOutcome }),
@@ -279,21 +263,19 @@ export const guestMigrate = defineTool({
   name: "guest_migrate",
   title: "Migrate a guest to another node",
   description:
-    "Moves a VM or container to another cluster node. A stopped guest moves offline (local disks are copied). A running VM needs " +
-    "online=true (live migration; with local disks also with_local_disks=true). A running container cannot move live: restart=true " +
-    "shuts it down, moves it and starts it on the target. Follows the task with progress (the latest log line); afterwards the guest " +
-    "is on `target`.",
+    "Moves a guest to another node. Stopped: offline, local disks copied. Running VM: online=true (local disks: also " +
+    "with_local_disks=true). Running container: restart=true (shut down, move, start).",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
     vmid,
-    target: nodeName.describe("Node to move the guest to."),
+    target: nodeName.describe("Destination node."),
     ...where,
-    online: z.boolean().optional().describe("Live-migrate a running VM (PVE 'online')."),
-    restart: z.boolean().optional().describe("Container: shut down, migrate, start again (PVE 'restart')."),
-    with_local_disks: z.boolean().optional().describe("VM: live-migrate disks on local storage too (PVE 'with-local-disks')."),
-    target_storage: z.string().optional().describe("Storage on the target for the disks, or a map 'src:dst,...' (PVE 'targetstorage')."),
+    online: z.boolean().optional().describe("VM: live-migrate."),
+    restart: z.boolean().optional().describe("Container only."),
+    with_local_disks: z.boolean().optional().describe("VM only."),
+    target_storage: z.string().optional().describe("Target storage, or map 'src:dst,...'."),
     ...taskWait,
   }),
   output: z.object({ ...guestRef, target: z.string(), ...taskOutcome }),
@@ -303,27 +285,24 @@ export const guestDisk = defineTool({
   name: "guest_disk",
   title: "Add, resize, move or remove a guest disk",
   description:
-    "Manages one disk of a VM (scsi0, virtio1, sata0, ide0, efidisk0) or a container (rootfs, mp0, mp1, ...). " +
-    "action=add: a new disk of size GiB on storage (size '32', storage 'local-lvm'; containers also need mp, the mount path); " +
-    "options adds drive options such as 'iothread=1,discard=on'. action=resize: grow to size ('50G') or by size ('+10G'); PVE never " +
-    "shrinks. action=move: move to another storage (delete_source removes the old copy, else it stays as an unused disk). " +
-    "action=remove (DESTRUCTIVE): detaches the disk and destroys its volume and data; keep_volume=true only detaches it " +
-    "(it stays as unusedN and can be re-attached). Find storages with storage_info.",
+    "One disk of a VM (scsiN, virtioN, sataN, ideN, efidisk0, tpmstate0) or container (rootfs, mpN). " +
+    "add: new disk on storage; resize: grow only; move: to another storage (old copy stays unusedN); " +
+    "remove: DESTRUCTIVE, destroys the volume and its data.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
   mutating: true,
   input: z.object({
     vmid,
     action: z.enum(["add", "resize", "move", "remove"]),
-    disk: z.string().regex(/^(scsi|virtio|sata|ide|mp|unused)\d+$|^(efidisk0|tpmstate0|rootfs)$/, "a disk key such as scsi1, virtio0, mp0 or rootfs").describe("Disk key, e.g. scsi1 or mp0."),
+    disk: z.string().regex(/^(scsi|virtio|sata|ide|mp|unused)\d+$|^(efidisk0|tpmstate0|rootfs)$/, "a disk key such as scsi1, virtio0, mp0 or rootfs").describe("e.g. scsi1, mp0."),
     ...where,
-    size: z.string().regex(/^\+?\d+(\.\d+)?[KMGT]?$/, "a size such as 32, 50G or +10G").optional().describe("add: GiB ('32'); resize: new size ('50G') or growth ('+10G')."),
-    storage: z.string().optional().describe("add, move: the storage."),
-    mp: z.string().optional().describe("add (container mount point): path inside the container, e.g. /srv/data."),
-    options: z.string().optional().describe("add: extra drive options, e.g. 'iothread=1,discard=on' or 'backup=0'."),
-    delete_source: z.boolean().optional().describe("move: delete the source volume after the move."),
-    keep_volume: z.boolean().optional().describe("remove: only detach; keep the volume as unusedN."),
-    digest: z.string().regex(/^[0-9a-f]{40}$/).optional().describe("Refuse if the config changed since this digest."),
+    size: z.string().regex(/^\+?\d+(\.\d+)?[KMGT]?$/, "a size such as 32, 50G or +10G").optional().describe("add: GiB, e.g. 32; resize: '50G' or '+10G'."),
+    storage: z.string().optional().describe("add, move."),
+    mp: z.string().optional().describe("add mpN: path in the container, e.g. /srv."),
+    options: z.string().optional().describe("add: e.g. 'iothread=1,discard=on'."),
+    delete_source: z.boolean().optional().describe("move: delete the old volume."),
+    keep_volume: z.boolean().optional().describe("remove: only detach, keep as unusedN."),
+    digest: z.string().regex(/^[0-9a-f]{40}$/).optional().describe("Refuse if the config changed since."),
     ...taskWait,
   }),
   output: z.object({
@@ -343,32 +322,29 @@ export const guestNetwork = defineTool({
   name: "guest_network",
   title: "Add, change or remove a guest network interface",
   description:
-    "Manages a NIC (net0, net1, ...) of a VM or container. action=add creates it (bridge default vmbr0, VM model default virtio, " +
-    "MAC generated unless macaddr is given); action=update changes only the fields given and keeps the rest (and the MAC); " +
-    "action=remove deletes it (the guest loses that network). VM fields: model, bridge, macaddr, tag (VLAN), firewall, rate (MB/s), " +
-    "mtu, link_down. Container fields: name (eth0), bridge, macaddr, ip ('dhcp' or CIDR), gw, ip6, gw6, tag, firewall, rate, mtu. " +
-    "On a running guest PVE hot-plugs NICs; anything it cannot is reported pending.",
+    "One NIC (netN) of a VM or container. add: new NIC (bridge vmbr0, VM model virtio, MAC generated unless given); " +
+    "update: changes only the given fields; remove: deletes it. What cannot hot-plug is reported pending.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,
   input: z.object({
     vmid,
     action: z.enum(["add", "update", "remove"]),
-    net: z.string().regex(/^net\d+$/, "net0, net1, ...").describe("Interface key, e.g. net1."),
+    net: z.string().regex(/^net\d+$/, "net0, net1, ..."),
     ...where,
     bridge: z.string().optional(),
-    model: z.enum(["virtio", "e1000", "e1000e", "rtl8139", "vmxnet3"]).optional().describe("VM NIC model."),
+    model: z.enum(["virtio", "e1000", "e1000e", "rtl8139", "vmxnet3"]).optional().describe("VM only."),
     macaddr: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/).optional(),
     tag: z.number().int().min(1).max(4094).optional().describe("VLAN tag."),
     firewall: z.boolean().optional(),
-    rate: z.number().positive().optional().describe("Rate limit in MB/s."),
+    rate: z.number().positive().optional().describe("Limit, MB/s."),
     mtu: z.number().int().min(1).max(65520).optional(),
-    link_down: z.boolean().optional().describe("VM: disconnect the link."),
-    name: z.string().optional().describe("Container: interface name inside (default eth<N>)."),
-    ip: z.string().optional().describe("Container: IPv4 CIDR, 'dhcp' or 'manual'."),
-    gw: z.string().optional().describe("Container: IPv4 gateway."),
-    ip6: z.string().optional().describe("Container: IPv6 CIDR, 'auto', 'dhcp' or 'manual'."),
-    gw6: z.string().optional(),
+    link_down: z.boolean().optional().describe("VM only."),
+    name: z.string().optional().describe("CT: name inside, default eth<N>."),
+    ip: z.string().optional().describe("CT: IPv4 CIDR, 'dhcp' or 'manual'."),
+    gw: z.string().optional().describe("CT only."),
+    ip6: z.string().optional().describe("CT: IPv6 CIDR, 'auto', 'dhcp' or 'manual'."),
+    gw6: z.string().optional().describe("CT only."),
     digest: z.string().regex(/^[0-9a-f]{40}$/).optional(),
   }),
   output: z.object({ ...guestRef, action: z.string(), net: z.string(), value: z.string().optional().describe("The NIC's config line afterwards."), pending: z.boolean() }),
@@ -378,11 +354,8 @@ export const guestCloudinit = defineTool({
   name: "guest_cloudinit",
   title: "Set a VM's cloud-init user, keys and network",
   description:
-    "Sets cloud-init options of a VM and regenerates its cloud-init drive, so the guest picks them up at its next boot: ciuser, " +
-    "cipassword, sshkeys (public keys, one per line), ipconfig (e.g. {ipconfig0: 'ip=10.0.0.50/24,gw=10.0.0.1'} or 'ip=dhcp'), " +
-    "nameserver, searchdomain, ciupgrade. Typical after guest_clone from a cloud-init template. The VM needs a cloud-init drive " +
-    "(e.g. ide2: local-lvm:cloudinit); without one the options are stored but nothing is generated. Containers have no cloud-init: " +
-    "use guest_network and guest_config_update.",
+    "Sets a VM's cloud-init options and regenerates its cloud-init drive for the next boot; typical after guest_clone. " +
+    "Without a cloud-init drive (e.g. ide2: local-lvm:cloudinit) they are only stored. VMs only: containers use guest_network.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   mutating: true,
@@ -390,13 +363,13 @@ export const guestCloudinit = defineTool({
     vmid,
     node: nodeName.optional(),
     ciuser: z.string().optional(),
-    cipassword: z.string().optional().describe("Password for ciuser (stored hashed by PVE)."),
+    cipassword: z.string().optional(),
     sshkeys: z.string().optional().describe("OpenSSH public keys, one per line."),
-    ipconfig: z.record(z.string().regex(/^ipconfig\d+$/), z.string()).optional().describe("Per NIC: {\"ipconfig0\": \"ip=dhcp\"}."),
+    ipconfig: z.record(z.string().regex(/^ipconfig\d+$/), z.string()).optional().describe("e.g. {ipconfig0: 'ip=10.0.0.5/24,gw=10.0.0.1'}, 'ip=dhcp'"),
     nameserver: z.string().optional(),
     searchdomain: z.string().optional(),
     ciupgrade: z.boolean().optional().describe("Upgrade packages on first boot."),
-    regenerate: z.boolean().default(true).describe("Regenerate the cloud-init drive now (default true)."),
+    regenerate: z.boolean().default(true).describe("Rebuild the drive now."),
   }),
   output: z.object({
     ...guestRef,
@@ -411,17 +384,16 @@ export const guestPool = defineTool({
   name: "guest_pool",
   title: "Add guests to or remove them from a resource pool",
   description:
-    "Adds guests to a resource pool (action=add) or removes them (action=remove). A guest is in at most one pool: adding one that " +
-    "is in another pool fails unless allow_move=true. Pools group guests for permissions and for backup jobs (pool=...). " +
-    "Returns the pool's guests afterwards.",
+    "Adds guests to or removes them from a resource pool (used by permissions and backup jobs); returns its members. " +
+    "A guest is in one pool at most.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   mutating: true,
   input: z.object({
     action: z.enum(["add", "remove"]),
-    poolid: z.string().min(1).describe("The pool, e.g. prod."),
+    poolid: z.string().min(1),
     vmids: z.array(vmid).min(1),
-    allow_move: z.boolean().optional().describe("add: take guests out of their current pool."),
+    allow_move: z.boolean().optional().describe("add: take guests from their current pool."),
   }),
   output: z.object({ poolid: z.string(), action: z.string(), vmids: z.array(z.number().int()), members: z.array(z.number().int()).describe("Guests in the pool afterwards.") }),
 });
@@ -430,9 +402,8 @@ export const guestConsole = defineTool({
   name: "guest_console",
   title: "Open a VNC or terminal console ticket",
   description:
-    "Starts a console proxy for a guest and returns a one-time ticket and port (valid for about 10 seconds): kind=vnc for the " +
-    "graphical console (noVNC over the vncwebsocket endpoint; the answer has the websocket path and the VNC password), kind=term " +
-    "for a text terminal (xterm.js; the guest must be running). Use when a human needs to look at or type into the guest's console.",
+    "Opens a console proxy; returns a one-time ticket, port and websocket path, valid ~10 s. vnc: graphical (noVNC, with " +
+    "password); term: text terminal (xterm.js; guest must run). Use when a human must see or type into the console.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   mutating: true,

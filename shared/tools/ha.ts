@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "../tool.ts";
-import { nodeName, vmid } from "./common.ts";
+import { guestType, nodeName, vmid } from "./common.ts";
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true } as const;
 
@@ -50,6 +50,48 @@ export const haInfo = defineTool({
         }),
       )
       .optional(),
+    note: z.string().optional(),
+  }),
+});
+
+export const haResource = defineTool({
+  name: "ha_resource",
+  title: "Manage a guest under high availability",
+  description:
+    "Keeps a guest running through node failures: add puts it under HA, update changes its requested state or limits, " +
+    "remove ends HA management (the guest itself is untouched), migrate (live) or relocate (stop, move, start) ask the HA manager " +
+    "to move it to node. Moves run asynchronously; follow them with ha_info status.",
+  scope: "proxmox:write",
+  privileges: ["Sys.Audit", "Sys.Console"],
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  mutating: true,
+  input: z.object({
+    action: z.enum(["add", "update", "remove", "migrate", "relocate"]),
+    vmid,
+    type: guestType.optional(),
+    node: nodeName.optional().describe("migrate, relocate: target node."),
+    state: z.enum(["started", "stopped", "disabled", "ignored"]).optional().describe("Requested state (add: default started)."),
+    max_restart: z.number().int().min(0).optional().describe("Restarts on the same node (default 1)."),
+    max_relocate: z.number().int().min(0).optional().describe("Moves to another node (default 1)."),
+    group: z.string().optional().describe("HA group (PVE 8; PVE 9 uses rules)."),
+    comment: z.string().max(4096).optional(),
+    digest: z.string().max(64).optional().describe("update: digest of a previous answer."),
+  }),
+  output: z.object({
+    action: z.string(),
+    sid: z.string(),
+    managed: z.boolean(),
+    node: z.string().optional(),
+    state: z.string().optional(),
+    request_state: z.string().optional(),
+    requested_node: z.string().optional(),
+    max_restart: z.number().optional(),
+    max_relocate: z.number().optional(),
+    group: z.string().optional(),
+    comment: z.string().optional(),
+    digest: z.string().optional(),
+    comigrated: z.array(z.string()).optional(),
+    blocking: z.array(z.string()).optional(),
     note: z.string().optional(),
   }),
 });

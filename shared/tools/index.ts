@@ -11,7 +11,7 @@ import {
 } from "./guests.ts";
 import { firewallInfo, firewallRuleAdd, firewallRuleDelete } from "./firewall.ts";
 import { guestAgentFileWrite, guestAgentFs, guestAgentInfo } from "./guest-agent.ts";
-import { haInfo } from "./ha.ts";
+import { haInfo, haResource } from "./ha.ts";
 import { nodeInfo, nodeList, nodeStatus } from "./nodes.ts";
 import { pbsInfo, pbsPrune, pbsVerify } from "./pbs.ts";
 import { snapshotCreate, snapshotDelete, snapshotRollback } from "./snapshots.ts";
@@ -23,5 +23,5 @@ export const toolDefinitions: ToolDefinition[] = [clusterStatus, nodeList, nodeS
   guestInfo, guestConfigUpdate, guestCreate, guestClone, guestTemplate, guestDelete, guestMigrate, guestDisk, guestNetwork, guestCloudinit, guestPool, guestConsole,
   snapshotCreate, snapshotRollback, snapshotDelete, backupInfo, backupRun, backupRestore, storageInfo, storageDownload, storageDeleteVolume, taskInfo, taskStop,
   hostExec, nodeExec, guestExec, auditRead,
-  clusterInfo, nodeInfo, haInfo, firewallInfo, firewallRuleAdd, firewallRuleDelete, accessInfo, guestAgentInfo, guestAgentFileWrite, guestAgentFs,
+  clusterInfo, nodeInfo, haInfo, haResource, firewallInfo, firewallRuleAdd, firewallRuleDelete, accessInfo, guestAgentInfo, guestAgentFileWrite, guestAgentFs,
   pbsInfo, pbsVerify, pbsPrune, diagnose, pveApiGet, pveApiCall];

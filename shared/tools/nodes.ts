@@ -8,7 +8,7 @@ export const nodeList = defineTool({
   name: "node_list",
   privileges: ["Sys.Audit"],
   title: "List nodes",
-  description: "Lists the cluster's nodes with online state, CPU and memory usage, and uptime.",
+  description: "Lists cluster nodes: online state, CPU, memory, uptime.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
@@ -32,8 +32,7 @@ export const nodeStatus = defineTool({
   name: "node_status",
   privileges: ["Sys.Audit"],
   title: "Node status",
-  description:
-    "Shows one node's CPU usage and model, memory, swap and root disk usage, load average, uptime, kernel and PVE versions.",
+  description: "One node's CPU, memory, swap, root disk, load, uptime, kernel and PVE version.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
@@ -62,26 +61,22 @@ export const nodeInfo = defineTool({
   name: "node_info",
   title: "Node views: services, logs, network, disks, updates, certificates, statistics",
   description:
-    "Read-only views of one node, picked with action: services (systemd services of PVE and their state), " +
-    "journal (the systemd journal; the last `lines` entries, or those between since and until), " +
-    "syslog (the same log as numbered lines; filter by service; paginated), network (interfaces, bridges, bonds, addresses), " +
-    "disks (physical disks with SMART health and SSD wear), smart (SMART attributes of one disk, e.g. disk=/dev/sda), " +
-    "updates (pending apt updates; needs Sys.Modify, as in PVE), certificates (the node's TLS certificates and when they expire), " +
-    "rrd (CPU, memory, load and network history; timeframe hour..decade, cf AVERAGE or MAX), version (PVE version). " +
-    "journal and syslog need Sys.Syslog.",
+    "Read-only views of one node, by action: services (PVE systemd units), journal, syslog (numbered lines, paginated), " +
+    "network, disks (SMART health, SSD wear), smart (one disk's attributes), updates (pending apt; needs Sys.Modify), " +
+    "certificates (TLS, expiry), rrd (usage history), version. journal and syslog need Sys.Syslog.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
   input: z.object({
     node: nodeName,
     action: z.enum(["services", "journal", "syslog", "network", "disks", "smart", "updates", "certificates", "rrd", "version"]),
-    lines: z.number().int().min(1).max(1000).default(100).describe("journal: newest entries to return (default 100)."),
-    since: time.optional().describe("journal, syslog: from this time."),
-    until: time.optional().describe("journal, syslog: up to this time."),
-    service: z.string().max(128).optional().describe("syslog: only this systemd unit, e.g. pveproxy."),
-    disk: z.string().regex(/^\/dev\/[a-zA-Z0-9/]+$/, "expected a device path like /dev/sda").optional().describe("smart: the disk, e.g. /dev/nvme0n1."),
-    timeframe: z.enum(["hour", "day", "week", "month", "year", "decade"]).default("hour").describe("rrd: span of the history."),
-    cf: z.enum(["AVERAGE", "MAX"]).default("AVERAGE").describe("rrd: consolidation of each point."),
+    lines: z.number().int().min(1).max(1000).default(100).describe("journal: newest entries."),
+    since: time.optional().describe("journal, syslog: start; epoch or ISO 8601."),
+    until: time.optional().describe("journal, syslog: end time."),
+    service: z.string().max(128).optional().describe("syslog: unit, e.g. pveproxy."),
+    disk: z.string().regex(/^\/dev\/[a-zA-Z0-9/]+$/, "expected a device path like /dev/sda").optional().describe("smart: e.g. /dev/sda."),
+    timeframe: z.enum(["hour", "day", "week", "month", "year", "decade"]).default("hour").describe("rrd: history span."),
+    cf: z.enum(["AVERAGE", "MAX"]).default("AVERAGE").describe("rrd only."),
     ...pageInput,
   }),
   output: z.object({

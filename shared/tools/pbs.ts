@@ -2,10 +2,10 @@ import { z } from "zod";
 import { defineTool, pageInput, pageOutput } from "../tool.ts";
 
 /** Names as Proxmox Backup Server spells them. */
-const pbsName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/).optional().describe("Which configured PBS (agent config `pbs[].name`); default the first.");
-const store = z.string().min(3).max(32).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "not a PBS datastore name").describe("Datastore, e.g. store1.");
-const backupType = z.enum(["vm", "ct", "host"]).describe("vm, ct or host.");
-const backupId = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/).describe("The group's id: the vmid for vm and ct (e.g. 100), the host name for host.");
+const pbsName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/).optional().describe("Agent config pbs[].name; omitted: the first.");
+const store = z.string().min(3).max(32).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "not a PBS datastore name");
+const backupType = z.enum(["vm", "ct", "host"]);
+const backupId = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/).describe("vmid for vm/ct, host name for host.");
 
 const snapshot = z.object({
   "backup-type": z.string(),
@@ -23,21 +23,18 @@ export const pbsInfo = defineTool({
   name: "pbs_info",
   title: "Proxmox Backup Server: datastores, backups, GC, tasks",
   description:
-    "Read-only views of a Proxmox Backup Server configured in the agent, picked with action: datastores (usage, estimated full date, " +
-    "maintenance mode, last garbage collection), groups (backup groups of a datastore: type/id, count, last backup, owner), " +
-    "snapshots (one group's or all snapshots with size, protection and verification state; paginated), gc_status (garbage collection " +
-    "of a datastore: last run, removed and pending bytes), tasks (recent PBS tasks: backups, verify, prune, GC; errors=true for failed ones). " +
-    "groups, snapshots and gc_status need store.",
+    "Reads a PBS configured in the agent: datastores (usage, full estimate, maintenance, last GC), " +
+    "groups (count, last backup, owner), snapshots (size, protection, verify state), gc_status (last GC run), tasks (recent PBS tasks).",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     action: z.enum(["datastores", "groups", "snapshots", "gc_status", "tasks"]),
     pbs: pbsName,
-    store: store.optional(),
-    "backup-type": backupType.optional(),
-    "backup-id": backupId.optional(),
-    errors: z.boolean().default(false).describe("tasks: only failed tasks."),
+    store: store.optional().describe("groups, snapshots, gc_status: required; tasks: filter."),
+    "backup-type": backupType.optional().describe("groups, snapshots: filter."),
+    "backup-id": backupId.optional().describe("snapshots: filter; vmid or host name."),
+    errors: z.boolean().default(false).describe("tasks: only failed ones."),
     ...pageInput,
   }),
   output: z.object({
@@ -59,9 +56,8 @@ export const pbsVerify = defineTool({
   name: "pbs_verify",
   title: "Verify backups on a Proxmox Backup Server",
   description:
-    "Starts a PBS verification: re-reads the chunks of backup snapshots and checks their checksums, to find damaged backups before " +
-    "you need them. Scope: one snapshot (backup-type, backup-id, backup-time), one group (backup-type, backup-id) or the whole datastore. " +
-    "Follows the task (wait) and returns the snapshots that failed; a failed verification is a result, not a tool error.",
+    "Verifies PBS backups (re-reads chunks, checks checksums): one snapshot (backup-type, backup-id, backup-time), " +
+    "one group (backup-type, backup-id) or the whole store. Failed snapshots are a result, not an error.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
   mutating: true,
@@ -70,8 +66,8 @@ export const pbsVerify = defineTool({
     store,
     "backup-type": backupType.optional(),
     "backup-id": backupId.optional(),
-    "backup-time": z.number().int().min(1).optional().describe("One snapshot's backup-time (epoch seconds)."),
-    "ignore-verified": z.boolean().default(true).describe("Skip snapshots already verified OK (default true)."),
+    "backup-time": z.number().int().min(1).optional().describe("Epoch seconds: verify one snapshot."),
+    "ignore-verified": z.boolean().default(true).describe("Skip snapshots already verified OK."),
     wait: z.boolean().default(true),
     wait_seconds: z.number().int().min(1).max(50).default(45),
   }),
@@ -90,10 +86,8 @@ export const pbsPrune = defineTool({
   name: "pbs_prune",
   title: "Prune a backup group on a Proxmox Backup Server",
   description:
-    "DESTRUCTIVE unless dry-run: deletes the snapshots of one backup group that the retention options do not keep. keep-last keeps the " +
-    "newest N; keep-hourly/daily/weekly/monthly/yearly keep the newest snapshot of each of the last N periods; protected snapshots are " +
-    "always kept. dry-run defaults to true and only shows what would be removed: call again with dry-run=false to delete. " +
-    "Freed space returns only after the next garbage collection.",
+    "DESTRUCTIVE unless dry-run: deletes a backup group's snapshots no keep-* retains (keep-last: newest N; others: newest of " +
+    "each of the last N periods; protected stay). Needs a keep-*. Dry-run by default: review, then dry-run=false. Space frees after the next GC.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   mutating: true,
@@ -108,7 +102,7 @@ export const pbsPrune = defineTool({
     "keep-weekly": z.number().int().min(1).optional(),
     "keep-monthly": z.number().int().min(1).optional(),
     "keep-yearly": z.number().int().min(1).optional(),
-    "dry-run": z.boolean().default(true).describe("Only report (default true)."),
+    "dry-run": z.boolean().default(true).describe("false: really delete."),
   }),
   output: z.object({
     pbs: z.string(),

@@ -20,19 +20,17 @@ export const storageInfo = defineTool({
   name: "storage_info",
   title: "Storages and their content",
   description:
-    "action=list: the storages of a node with type, content types, shared flag and usage (total/used/avail bytes). " +
-    "action=content: the volumes on one storage, filtered by content type (iso, vztmpl, backup, images, rootdir, ...) and vmid; " +
-    "paginated; volids are what guest_create (ISOs, templates), backup_restore and storage_delete_volume take. action=status: one " +
-    "storage's usage and state. node defaults to the node the agent talks to; shared storages look the same from every node.",
+    "list: a node's storages with type, content types, shared flag, usage. content: volumes on one storage (paginated); " +
+    "their volids feed guest_create, backup_restore, storage_delete_volume. status: one storage's usage and state.",
   scope: "proxmox:read",
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   mutating: false,
   input: z.object({
     action: z.enum(["list", "content", "status"]),
-    node: nodeName.optional(),
-    storage: z.string().optional().describe("content, status: the storage."),
-    content: z.enum(["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"]).optional().describe("list: storages that can hold it; content: only volumes of it."),
-    vmid: vmid.optional().describe("content: only volumes of this guest."),
+    node: nodeName.optional().describe("Default: the agent's node."),
+    storage: z.string().optional().describe("For content, status."),
+    content: z.enum(["images", "rootdir", "iso", "vztmpl", "backup", "snippets", "import"]).optional().describe("list, content: filter by content type."),
+    vmid: vmid.optional().describe("content: only this guest's volumes."),
     ...pageInput,
   }),
   output: z.object({
@@ -53,19 +51,17 @@ export const storageDownload = defineTool({
   name: "storage_download",
   title: "Download an ISO or container template to a storage",
   description:
-    "Has PVE download a file from a URL onto a storage (download-url): content iso (an installer or cloud image, .iso/.img) or " +
-    "vztmpl (a container template, .tar.zst/.tar.xz/.tar.gz). Give checksum and checksum_algorithm to have it verified; a mismatch " +
-    "fails with PVE's message. PVE refuses to overwrite an existing file. Follows the download with progress and returns the new " +
-    "volid, usable in guest_create.",
+    "Has PVE download a URL onto a storage: content iso (.iso/.img) or vztmpl (container template, .tar.zst/.xz/.gz). " +
+    "With checksum and checksum_algorithm PVE verifies it. Won't overwrite an existing file. Returns the volid for guest_create.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   mutating: true,
   input: z.object({
     url: z.string().regex(/^https?:\/\//, "an http(s) URL"),
-    filename: z.string().min(1).max(255).describe("Target file name, e.g. debian-12.8.0-amd64-netinst.iso."),
+    filename: z.string().min(1).max(255).describe("e.g. debian-12-netinst.iso."),
     content: z.enum(["iso", "vztmpl"]),
-    storage: z.string().default("local").describe("A file-based storage allowing that content (default local)."),
-    node: nodeName.optional().describe("Node whose storage receives the file (default: the node the agent talks to)."),
+    storage: z.string().default("local").describe("Must allow this content."),
+    node: nodeName.optional().describe("Default: the agent's node."),
     checksum: z.string().optional(),
     checksum_algorithm: z.enum(["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]).optional(),
     verify_certificates: z.boolean().optional().describe("Default true."),
@@ -78,12 +74,11 @@ export const storageDeleteVolume = defineTool({
   name: "storage_delete_volume",
   title: "Delete a volume from a storage",
   description:
-    "DESTRUCTIVE: deletes a volume for good: an ISO image, a container template, a backup archive, or an unused disk image. " +
-    "Protected backups are refused by PVE. Disks still attached to a guest are refused here: detach or remove them with guest_disk. " +
-    "volume is the volid (storage:...); on a non-shared storage give the node holding it.",
+    "DESTRUCTIVE: permanently deletes a volume (volid): ISO, container template, backup archive or unused disk. " +
+    "PVE refuses protected backups; disks attached to a guest are refused (use guest_disk).",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   mutating: true,
-  input: z.object({ volume: z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]*:.+$/, "a volid such as local:iso/x.iso"), node: nodeName.optional(), ...taskWait }),
+  input: z.object({ volume: z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]*:.+$/, "a volid such as local:iso/x.iso"), node: nodeName.optional().describe("Non-shared storage: its node."), ...taskWait }),
   output: z.object({ volume: z.string(), node: z.string(), ...taskOutcome }),
 });

@@ -2,10 +2,10 @@ import { z } from "zod";
 import { defineTool, pageInput, pageOutput } from "../tool.ts";
 import { nodeName, upid, vmid } from "./common.ts";
 
-/** Arguments of every tool that starts a PVE task. */
+/** Arguments of every tool that starts a PVE task (explained once, in the server instructions). */
 export const taskWait = {
-  wait: z.boolean().default(true).describe("Follow the task until it ends, reporting progress (default true); false returns the UPID at once."),
-  wait_seconds: z.number().int().min(1).max(50).default(45).describe("Longest wait before answering status 'running' with the UPID (default 45)."),
+  wait: z.boolean().default(true),
+  wait_seconds: z.number().int().min(1).max(50).default(45),
 };
 
 /** What such a tool says about its task. */
@@ -32,26 +32,22 @@ export const taskInfo = defineTool({
   name: "task_info",
   title: "PVE tasks: list, status, log",
   description:
-    "Reads Proxmox tasks (the UPIDs that start, backup, migrate, clone, ... return). " +
-    "action=list: recent tasks across the cluster or on one node, newest first; filter by vmid, type (e.g. vzdump, qmigrate), errors=true (failed only), " +
-    "running=true (still running only), since (epoch seconds); paginated. " +
-    "action=status: one task's state and exit status; with wait_seconds > 0 it waits (with progress) until the task ends or the time is up, " +
-    "e.g. to follow a task an earlier call left running. A failed task is reported, not raised. " +
-    "action=log: the task's log lines from `start` (0-based), `limit` lines at a time; use it to see why a task failed.",
+    "PVE tasks (UPIDs from start, backup, migrate, ...). list: recent tasks, newest first, paginated. " +
+    "status: state and exit status, optionally waiting. log: `limit` lines from `start`; shows why a task failed.",
   scope: "proxmox:read",
   annotations: readOnly,
   mutating: false,
   input: z.object({
     action: z.enum(["list", "status", "log"]),
-    upid: upid.optional().describe("The task (status and log)."),
-    node: nodeName.optional().describe("list: only this node (default: every online node)."),
-    vmid: vmid.optional().describe("list: only tasks of this guest."),
-    type: z.string().optional().describe("list: only this worker type, e.g. vzdump."),
-    errors: z.boolean().optional().describe("list: only failed tasks."),
-    running: z.boolean().optional().describe("list: only running tasks."),
-    since: z.number().int().optional().describe("list: only tasks started at or after this epoch second."),
-    start: z.number().int().min(0).default(0).describe("log: first line (0-based)."),
-    wait_seconds: z.number().int().min(0).max(50).default(0).describe("status: wait up to this long for the task to end (default 0: answer at once)."),
+    upid: upid.optional().describe("status, log: the task."),
+    node: nodeName.optional().describe("list: only this node."),
+    vmid: vmid.optional().describe("list: only this guest."),
+    type: z.string().optional().describe("list: worker type, e.g. vzdump."),
+    errors: z.boolean().optional().describe("list: only failed."),
+    running: z.boolean().optional().describe("list: only running."),
+    since: z.number().int().optional().describe("list: started since, epoch seconds."),
+    start: z.number().int().min(0).default(0).describe("log: first line, 0-based."),
+    wait_seconds: z.number().int().min(0).max(50).default(0).describe("status: wait up to this for the end."),
     ...pageInput,
   }),
   output: z.object({
@@ -72,9 +68,8 @@ export const taskStop = defineTool({
   name: "task_stop",
   title: "Stop a running PVE task",
   description:
-    "DESTRUCTIVE: aborts a running task (like the Stop button in the task viewer): the worker gets SIGTERM and ends with 'received interrupt'. " +
-    "An aborted restore, clone or migration can leave a half-done guest behind that needs cleaning up. Use it for a backup or download " +
-    "that blocks other work. Returns the task's final status.",
+    "DESTRUCTIVE: aborts a running task (SIGTERM, like the GUI's Stop), e.g. a backup blocking other work. An aborted " +
+    "restore, clone or migration can leave a half-done guest to clean up. Returns the final status.",
   scope: "proxmox:write",
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
   mutating: true,

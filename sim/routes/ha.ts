@@ -5,9 +5,10 @@
 import { createHash } from "node:crypto";
 import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die } from "../errors.ts";
-import { haOf, sidVmid, type ReplicationJob } from "../ha.ts";
+import { enforceState, haOf, queueMove, sidVmid, type HaResource, type HaState, type ReplicationJob } from "../ha.ts";
 import { hasPrivileges } from "../permissions.ts";
-import { epoch, findNode, isQuorate } from "../state.ts";
+import { truthy } from "../schema.ts";
+import { epoch, findNode, isQuorate, type SimState } from "../state.ts";
 
 /** SectionConfig digest: the SHA-1 of the file text. */
 function digestOf(value: unknown): string {
@@ -30,15 +31,111 @@ function listResources({ sim, params }: CallContext): unknown[] {
     .filter((r) => params.type === undefined || r.type === params.type);
 }
 
+/** PVE::HA::Config::parse_sid: "vm:100", "ct:201", or a bare vmid, which takes its guest's type. */
+function parseSid(state: SimState, raw: string): { sid: string; type: string; name: string } {
+  if (/^\d+$/.test(raw)) {
+    const g = state.guests.get(Number(raw));
+    if (!g) throw die(`unable to detect SID from VMID - VM/CT ${raw} does not exist`);
+    const type = g.type === "qemu" ? "vm" : "ct";
+    return { sid: `${type}:${raw}`, type, name: raw };
+  }
+  const m = /^(\S+):(\S+)$/.exec(raw);
+  if (!m) throw die(`unable to parse service id '${raw}'`);
+  return { sid: raw, type: m[1], name: m[2] };
+}
+
 function readResource({ sim, params }: CallContext): unknown {
-  const sid = String(params.sid);
+  const { sid } = parseSid(sim.state, String(params.sid));
   const resources = haOf(sim.state).resources;
-  // PVE::HA::Config::parse_sid: "vm:100", "ct:201", or a bare vmid of either type.
-  if (!/^((vm|ct):)?\d+$/.test(sid)) throw die(`unable to parse service id '${sid}'`);
-  const found = resources.find((r) => r.sid === sid || (/^\d+$/.test(sid) && sidVmid(r.sid) === Number(sid)));
+  const found = resources.find((r) => r.sid === sid);
   if (!found) throw die(`no such resource '${sid}'`);
   return { ...found, type: found.sid.split(":")[0], digest: digestOf(resources) };
 }
+
+const options = ["state", "max_restart", "max_relocate", "failback", "group", "comment"] as const;
+
+/** The options of a create or update call, typed as resources.cfg keeps them ('enabled' is the old name of 'started'). */
+function optionsOf(params: Record<string, unknown>): Partial<HaResource> {
+  const out: Partial<HaResource> = {};
+  if (params.state !== undefined) out.state = (params.state === "enabled" ? "started" : params.state) as HaState;
+  for (const key of ["max_restart", "max_relocate"] as const) if (params[key] !== undefined) out[key] = Number(params[key]);
+  if (params.failback !== undefined) out.failback = truthy(params.failback) ? 1 : 0;
+  if (params.group !== undefined) out.group = String(params.group);
+  if (params.comment !== undefined) out.comment = String(params.comment);
+  return out;
+}
+
+/** PVE 9 refuses HA groups once it migrated them to rules (as the simulated cluster has). */
+function checkGroup(ctx: CallContext): void {
+  const group = ctx.params.group;
+  if (group === undefined) return;
+  const groups = haOf(ctx.sim.state).groups;
+  if (!groups.length) throw die("invalid parameter 'group': ha groups have been migrated to rules");
+  if (ctx.endpoint.method === "PUT" && !groups.some((g) => g.group === group)) throw die(`HA group '${String(group)}' does not exist`);
+}
+
+/** POST /cluster/ha/resources, after PVE::API2::HA::Resources->create and the VM/CT plugins' exists(). */
+function createResource(ctx: CallContext): null {
+  const { sim, params } = ctx;
+  const state = sim.state;
+  if (!isQuorate(state)) throw die("cluster not ready - no quorum?");
+  const { sid, type, name } = parseSid(state, String(params.sid));
+  if (params.type !== undefined && params.type !== type) throw die("types does not match");
+  checkGroup(ctx);
+  if (type !== "vm" && type !== "ct") throw die(`unknown section type '${type}'`);
+  if (!/^[1-9][0-9]+$/.test(name)) throw die("invalid VMID");
+  const g = state.guests.get(Number(name));
+  if (!g) throw die(`resource '${sid}' does not exist in cluster`);
+  if (type === "vm" && g.type !== "qemu") throw die(`resource '${sid}' - guest with ID ${name} is not a VM`);
+  if (type === "ct" && g.type !== "lxc") throw die(`resource '${sid}' - guest with ID ${name} is not a container`);
+  const model = haOf(state);
+  if (model.resources.some((r) => r.sid === sid)) throw die(`create resource failed: resource ID '${sid}' already defined`);
+  model.resources.push({ sid, ...optionsOf(params) });
+  enforceState(sim, sid);
+  return null;
+}
+
+/** PUT /cluster/ha/resources/{sid}: PVE::HA::Config::update_resources_config under the HA domain lock. */
+function updateResource(ctx: CallContext): null {
+  const { sim, params } = ctx;
+  const { sid } = parseSid(sim.state, String(params.sid));
+  checkGroup(ctx);
+  const model = haOf(sim.state);
+  const failed = (why: string) => die(`update resources config failed: ${why}`);
+  if (params.digest !== undefined && params.digest !== digestOf(model.resources)) throw failed("detected modified configuration - file changed by other user? Try again.");
+  const found = model.resources.find((r) => r.sid === sid);
+  if (!found) throw failed(`no such resource '${sid}'`);
+  const deleted = params.delete === undefined ? [] : String(params.delete).split(/[,;\s]+/).filter(Boolean);
+  const unknown = deleted.find((k) => !(options as readonly string[]).includes(k));
+  if (unknown) throw failed(`no such option '${unknown}'`);
+  Object.assign(found, optionsOf(params));
+  for (const key of deleted) delete found[key as (typeof options)[number]];
+  enforceState(sim, sid);
+  return null;
+}
+
+/** DELETE /cluster/ha/resources/{sid}: the guest is left as it is; with purge (the default) rules drop it too. */
+function deleteResource({ sim, params }: CallContext): null {
+  const { sid } = parseSid(sim.state, String(params.sid));
+  const model = haOf(sim.state);
+  if (!model.resources.some((r) => r.sid === sid)) throw die(`cannot delete service '${sid}', not HA managed!`);
+  model.resources = model.resources.filter((r) => r.sid !== sid);
+  if (params.purge === undefined || truthy(params.purge)) {
+    for (const rule of model.rules) rule.resources = rule.resources.split(",").filter((r) => r !== sid).join(",");
+    model.rules = model.rules.filter((r) => r.resources !== "");
+  }
+  return null;
+}
+
+/** POST .../migrate and .../relocate: queue a CRM command; PVE does not check the node, the CRM drops a bad one. */
+const move = (cmd: "migrate" | "relocate"): Handler => ({ sim, params }) => {
+  const { sid } = parseSid(sim.state, String(params.sid));
+  const managed = haOf(sim.state).resources.find((r) => r.sid === sid);
+  if (!managed || managed.state === "ignored") throw die(`resource '${sid}' is not HA managed`);
+  const node = String(params.node);
+  queueMove(sim, sid, cmd, node);
+  return { sid, "requested-node": node };
+};
 
 function listRules({ sim, params }: CallContext): unknown[] {
   const model = haOf(sim.state);
@@ -64,6 +161,7 @@ function currentStatus({ sim }: CallContext): unknown[] {
   const liveness = (ts: number) => (now - ts > 60 ? "old timestamp - dead?" : "active");
   out.push({ id: "master", type: "master", node: model.master, status: `${model.master} (${liveness(masterBeat)}, ${perlLocaltime(masterBeat)})`, timestamp: masterBeat });
   const serviceNode = (sid: string) => state.guests.get(sidVmid(sid))?.node ?? "---";
+  const requested = (r: HaResource) => r.state ?? "started";
   for (const node of state.nodes) {
     const ts = heartbeat(node.name);
     const active = model.resources.some((r) => serviceNode(r.sid) === node.name);
@@ -73,7 +171,7 @@ function currentStatus({ sim }: CallContext): unknown[] {
   for (const r of [...model.resources].sort((a, b) => (a.sid < b.sid ? -1 : 1))) {
     const node = serviceNode(r.sid);
     const online = findNode(state, node)?.online ?? false;
-    const crmState = !online && r.state === "started" ? "fence" : r.state === "disabled" ? "stopped" : r.state;
+    const crmState = model.moving.get(r.sid)?.state ?? (!online && requested(r) === "started" ? "fence" : requested(r) === "disabled" ? "stopped" : requested(r));
     out.push({
       id: `service:${r.sid}`,
       type: "service",
@@ -81,11 +179,11 @@ function currentStatus({ sim }: CallContext): unknown[] {
       node,
       state: crmState,
       crm_state: crmState,
-      request_state: r.state,
+      request_state: requested(r),
       status: `${r.sid} (${node}, ${crmState})`,
-      max_restart: r.max_restart,
-      max_relocate: r.max_relocate,
-      failback: r.failback,
+      max_restart: r.max_restart ?? 1,
+      max_relocate: r.max_relocate ?? 1,
+      failback: r.failback ?? 1,
     });
   }
   return out;
@@ -140,6 +238,11 @@ export const haRoutes: RouteTable = {
   "GET /cluster/ha": index(["status", "resources", "groups", "rules"], "id"),
   "GET /cluster/ha/resources": listResources,
   "GET /cluster/ha/resources/{sid}": readResource,
+  "POST /cluster/ha/resources": createResource,
+  "PUT /cluster/ha/resources/{sid}": updateResource,
+  "DELETE /cluster/ha/resources/{sid}": deleteResource,
+  "POST /cluster/ha/resources/{sid}/migrate": move("migrate"),
+  "POST /cluster/ha/resources/{sid}/relocate": move("relocate"),
   "GET /cluster/ha/groups": ({ sim }) => haOf(sim.state).groups,
   "GET /cluster/ha/rules": listRules,
   "GET /cluster/ha/status": index(["current", "manager_status"]),

@@ -24,6 +24,7 @@ describe("cluster, node, HA, firewall, access, guest-agent and raw API tools wit
       ["node_info", { node: "pve1", action: "journal" }, "Permission check failed (/nodes/pve1, Sys.Syslog)"],
       ["node_info", { node: "pve2", action: "updates" }, "Permission check failed (/nodes/pve2, Sys.Modify)"],
       ["firewall_rule_add", { level: "cluster", type: "in", action: "ACCEPT", macro: "SSH" }, "Permission check failed (/, Sys.Modify)"],
+      ["ha_resource", { action: "add", vmid: 105 }, "Permission check failed (/, Sys.Console)"],
       ["firewall_rule_delete", { level: "guest", vmid: 100, pos: 0, digest: "0".repeat(40) }, "Permission check failed (/vms/100, VM.Config.Network)"],
       ["guest_agent_info", { vmid: 100, action: "file_read", file: "/etc/hostname" }, "Permission check failed (/vms/100, VM.GuestAgent.FileRead|VM.GuestAgent.Unrestricted)"],
       ["guest_agent_fs", { vmid: 100, action: "freeze" }, "Permission check failed (/vms/100, VM.GuestAgent.FileSystemMgmt|VM.GuestAgent.Unrestricted)"],
@@ -48,6 +49,7 @@ describe("cluster, node, HA, firewall, access, guest-agent and raw API tools wit
     expect(row("firewall_rule_add", "cluster")).toMatchObject({ status: "missing", missing: ["Sys.Modify on /"] });
     expect(row("guest_agent_info", "osinfo")).toMatchObject({ status: "ok" });
     expect(row("guest_power")).toMatchObject({ status: "missing", missing: ["VM.PowerMgmt on /vms/{vmid}"] });
+    expect(row("ha_resource")).toMatchObject({ status: "missing", missing: ["Sys.Console on /"] });
     expect(me.summary).toMatch(/are missing privileges/);
     const { s: diag } = await ok("diagnose", {});
     const privileges = diag.checks.find((c: { check: string }) => c.check === "privileges");

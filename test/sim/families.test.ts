@@ -62,7 +62,8 @@ describe("HA and replication", () => {
   it("reads one HA resource, by sid or bare vmid, and says when there is none", async () => {
     expect((await c.call("GET", "/cluster/ha/resources/201")).json.data).toMatchObject({ sid: "ct:201", type: "ct" });
     expect((await c.call("GET", "/cluster/ha/resources/vm:105")).json.message).toBe("no such resource 'vm:105'\n");
-    expect((await c.call("GET", "/cluster/ha/resources/x:1")).json.message).toContain("unable to parse service id 'x:1'");
+    expect((await c.call("GET", "/cluster/ha/resources/x:1")).json.message).toBe("no such resource 'x:1'\n");
+    expect((await c.call("GET", "/cluster/ha/resources/vm-100")).json.errors).toEqual({ sid: "invalid format - value does not look like a valid ha resource id\n" });
   });
 
   it("lists a node's replication jobs with their state", async () => {
