@@ -5,6 +5,7 @@
  * ksmtuned is stopped, pve2 has a pending kernel update).
  */
 import type { SimNode } from "./state.ts";
+import { TaskFailure } from "./tasks.ts";
 
 const GB = 1000 ** 3;
 
@@ -17,22 +18,26 @@ export interface SimService {
   "unit-state": "enabled" | "disabled" | "masked";
 }
 
-/** PVE::API2::Services $service_name_list, with their unit descriptions. */
+/** PVE::API2::Services $service_name_list (PVE 9), with their unit descriptions. */
 const services: Array<[string, string]> = [
   ["chrony", "chrony, an NTP client/server"],
   ["corosync", "Corosync Cluster Engine"],
   ["cron", "Regular background program processing daemon"],
   ["ksmtuned", "Kernel Samepage Merging (KSM) Tuning Daemon"],
+  ["lxcfs", "FUSE filesystem for LXC"],
   ["postfix", "Postfix Mail Transport Agent (instance -)"],
+  ["proxmox-firewall", "Proxmox nftables firewall"],
   ["pve-cluster", "The Proxmox VE cluster filesystem"],
   ["pve-firewall", "Proxmox VE firewall"],
   ["pve-ha-crm", "PVE Cluster HA Resource Manager Daemon"],
   ["pve-ha-lrm", "PVE Local HA Resource Manager Daemon"],
+  ["pve-lxc-syscalld", "Proxmox VE LXC Syscall Daemon"],
   ["pvedaemon", "PVE API Daemon"],
   ["pvefw-logger", "Proxmox VE firewall logger"],
   ["pveproxy", "PVE API Proxy Server"],
   ["pvescheduler", "Proxmox VE scheduler"],
   ["pvestatd", "PVE Status Daemon"],
+  ["qmeventd", "PVE Qemu Event Daemon"],
   ["spiceproxy", "PVE SPICE Proxy Server"],
   ["sshd", "OpenBSD Secure Shell server"],
   ["syslog", "System Logging Service"],
@@ -40,19 +45,45 @@ const services: Array<[string, string]> = [
   ["systemd-timesyncd", "Network Time Synchronization"],
 ];
 
+const masked = (service: string): boolean => service === "systemd-timesyncd";
+
+function running(node: SimNode, service: string): boolean {
+  return node.services.get(service) ?? !(masked(service) || (service === "ksmtuned" && node.name === "pve3"));
+}
+
 export function nodeServices(node: SimNode): SimService[] {
   return services.map(([service, desc]) => {
-    const stopped = service === "systemd-timesyncd" || (service === "ksmtuned" && node.name === "pve3");
-    const masked = service === "systemd-timesyncd";
+    const up = running(node, service);
     return {
       service,
       name: service === "syslog" ? "rsyslog" : service,
       desc,
-      state: stopped ? "dead" : "running",
-      "active-state": stopped ? "inactive" : "active",
-      "unit-state": masked ? "masked" : "enabled",
+      state: up ? "running" : "dead",
+      "active-state": up ? "active" : "inactive",
+      "unit-state": masked(service) ? "masked" : "enabled",
     };
   });
+}
+
+/** PVE::API2::Services refuses to stop these in the task, before systemctl runs. */
+const essential = new Set(["pveproxy", "pvedaemon", "pve-cluster"]);
+
+export type ServiceCommand = "start" | "stop" | "restart" | "try-reload-or-restart";
+
+/**
+ * $service_cmd of PVE::API2::Services: `systemctl <cmd> <service>` on the node, run by a srv* task.
+ * Throws what the task fails with; systemctl's stderr goes to the task log.
+ */
+export function serviceCommand(node: SimNode, service: string, cmd: ServiceCommand): void {
+  if (cmd === "stop") {
+    if (essential.has(service)) throw new Error(`invalid service cmd '${service} ${cmd}': refusing to stop essential service!`);
+    node.services.set(service, false);
+    return;
+  }
+  // try-reload-or-restart leaves a stopped unit alone.
+  if (cmd === "try-reload-or-restart" && !running(node, service)) return;
+  if (masked(service)) throw new TaskFailure(`command 'systemctl ${cmd} ${service}' failed: exit code 1`, [`Failed to ${cmd} ${service}.service: Unit ${service}.service is masked.`]);
+  node.services.set(service, true);
 }
 
 export function nodeInterfaces(node: SimNode): Array<Record<string, unknown>> {

@@ -47,6 +47,8 @@ export interface SimNode {
   /** CPU fraction the host uses without any guest. */
   baseCpu: number;
   sslFingerprint: string;
+  /** systemd units started or stopped through the API since the seed: true while running (sim/host.ts). */
+  services: Map<string, boolean>;
 }
 
 /** Constant activity of a running guest, from which the counters are derived. */
@@ -158,6 +160,7 @@ function node(name: string, nodeid: number, now: number, big: boolean): SimNode 
     bootTime: now - 86400 * (30 + 7 * nodeid) - 3600 * nodeid,
     baseCpu: 0.012 * nodeid,
     sslFingerprint: fakeFingerprint(),
+    services: new Map(),
   };
 }
 

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { ToolError } from "../../shared/errors.ts";
 import { paginate } from "../../shared/tool.ts";
-import { nodeInfo, nodeList, nodeStatus } from "../../shared/tools/nodes.ts";
+import { nodeInfo, nodeList, nodeService, nodeStatus, type pveServices } from "../../shared/tools/nodes.ts";
 import { implement } from "./registry.ts";
 import { nodeStatusReply, nodesReply, parseReply } from "./replies.ts";
+import { startTask } from "./tasks.ts";
 import { compact, fitNewest, num, pveGet, toEpoch } from "./values.ts";
 
 const serviceRow = z.looseObject({ service: z.string(), name: z.string().optional(), state: z.string(), "active-state": z.string().optional(), "unit-state": z.string().optional(), desc: z.string().optional() });
@@ -19,6 +20,17 @@ function syslogTime(value: string): string {
   return new Date(toEpoch(value) * 1000).toISOString().slice(0, 19).replace("T", " ");
 }
 
+/**
+ * Services whose stop cuts the cluster or the API this agent works through (calls for any node pass its
+ * pveproxy and pvedaemon), so nothing could start them again through it. PVE itself refuses to stop
+ * pve-cluster, pveproxy and pvedaemon, but only once the task runs; corosync it stops.
+ */
+const vitalServices: Partial<Record<(typeof pveServices)[number], string>> = {
+  "pve-cluster": "takes the cluster filesystem /etc/pve down: guest, storage and cluster configuration vanish and the PVE API fails",
+  corosync: "drops the node out of the cluster: quorum is lost, /etc/pve turns read-only, and with HA the node fences (resets) itself",
+  pveproxy: "takes the PVE API on port 8006 offline, which this agent and the web interface use, so nothing could start it again",
+  pvedaemon: "takes down the API backend behind pveproxy, so this agent's calls fail and nothing could start it again",
+};
 
 export const nodeTools = [
   implement(nodeList, async (_args, ctx) => {
@@ -106,5 +118,11 @@ export const nodeTools = [
       case "version":
         return { node, action, version: await pveGet(ctx, versionReply, `${base}/version`) };
     }
+  }),
+  implement(nodeService, async (args, ctx) => {
+    const { node, service, action } = args;
+    const why = action === "stop" ? vitalServices[service] : undefined;
+    if (why) throw new ToolError("policy_refused", `refused to stop ${service} on ${node}: stopping it ${why}. Use action restart (or reload) instead.`, { service, action });
+    return { node, service, action, ...(await startTask(ctx, "POST", `/nodes/${node}/services/${service}/${action}`, {}, args)) };
   }),
 ];

@@ -49,6 +49,7 @@ export const toolCalls: Record<string, Use[]> = {
     { action: "rrd", calls: [{ endpoint: "GET /nodes/{node}/rrddata" }] },
     { action: "version", calls: [{ endpoint: "GET /nodes/{node}/version" }] },
   ],
+  node_service: [{ calls: ["start", "stop", "restart", "reload"].map((action) => ({ endpoint: `POST /nodes/{node}/services/{service}/${action}` })) }],
   ha_info: [
     { action: "status", calls: [{ endpoint: "GET /cluster/ha/status/current" }] },
     { action: "resources", calls: [{ endpoint: "GET /cluster/ha/resources" }] },

@@ -12,7 +12,7 @@ import {
 import { firewallInfo, firewallRuleAdd, firewallRuleDelete } from "./firewall.ts";
 import { guestAgentFileWrite, guestAgentFs, guestAgentInfo } from "./guest-agent.ts";
 import { haInfo, haResource } from "./ha.ts";
-import { nodeInfo, nodeList, nodeStatus } from "./nodes.ts";
+import { nodeInfo, nodeList, nodeService, nodeStatus } from "./nodes.ts";
 import { pbsInfo, pbsPrune, pbsVerify } from "./pbs.ts";
 import { snapshotCreate, snapshotDelete, snapshotRollback } from "./snapshots.ts";
 import { storageDeleteVolume, storageDownload, storageInfo } from "./storage.ts";
@@ -23,5 +23,5 @@ export const toolDefinitions: ToolDefinition[] = [clusterStatus, nodeList, nodeS
   guestInfo, guestConfigUpdate, guestCreate, guestClone, guestTemplate, guestDelete, guestMigrate, guestDisk, guestNetwork, guestCloudinit, guestPool, guestConsole,
   snapshotCreate, snapshotRollback, snapshotDelete, backupInfo, backupRun, backupRestore, storageInfo, storageDownload, storageDeleteVolume, taskInfo, taskStop,
   hostExec, nodeExec, guestExec, auditRead,
-  clusterInfo, nodeInfo, haInfo, haResource, firewallInfo, firewallRuleAdd, firewallRuleDelete, accessInfo, guestAgentInfo, guestAgentFileWrite, guestAgentFs,
+  clusterInfo, nodeInfo, nodeService, haInfo, haResource, firewallInfo, firewallRuleAdd, firewallRuleDelete, accessInfo, guestAgentInfo, guestAgentFileWrite, guestAgentFs,
   pbsInfo, pbsVerify, pbsPrune, diagnose, pveApiGet, pveApiCall];

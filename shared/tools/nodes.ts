@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineTool, pageInput } from "../tool.ts";
 import { nodeName } from "./common.ts";
+import { taskOutcome, taskWait } from "./tasks.ts";
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true } as const;
 
@@ -102,4 +103,28 @@ export const nodeInfo = defineTool({
     total: z.number().int().optional(),
     next_cursor: z.string().optional(),
   }),
+});
+
+/**
+ * The units PVE manages through /nodes/{node}/services (PVE::API2::Services $service_name_list), as in the
+ * PVE 9 API schema. PVE 8 lacks lxcfs, proxmox-firewall, pve-lxc-syscalld and qmeventd and refuses them.
+ */
+export const pveServices = [
+  "chrony", "corosync", "cron", "ksmtuned", "lxcfs", "postfix", "proxmox-firewall", "pve-cluster", "pve-firewall", "pve-ha-crm", "pve-ha-lrm",
+  "pve-lxc-syscalld", "pvedaemon", "pvefw-logger", "pveproxy", "pvescheduler", "pvestatd", "qmeventd", "spiceproxy", "sshd", "syslog",
+  "systemd-journald", "systemd-timesyncd",
+] as const;
+
+export const nodeService = defineTool({
+  name: "node_service",
+  title: "Start, stop, restart or reload a node service",
+  description:
+    "Starts, stops, restarts or reloads a PVE systemd service on one node, e.g. restart pveproxy after a certificate change. " +
+    "Stopping pve-cluster, corosync, pveproxy or pvedaemon is refused (cuts the cluster or the API); restart them. " +
+    "States: node_info action=services.",
+  scope: "proxmox:write",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  mutating: true,
+  input: z.object({ node: nodeName, service: z.enum(pveServices), action: z.enum(["start", "stop", "restart", "reload"]), ...taskWait }),
+  output: z.object({ node: z.string(), service: z.string(), action: z.string(), ...taskOutcome }),
 });

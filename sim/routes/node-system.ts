@@ -1,15 +1,17 @@
 /**
- * A node's system views: services, journal and syslog, network, disks and SMART, apt updates,
- * certificates, RRD statistics and version, after pve-manager PVE/API2/{Services,Nodes,Network,
- * APT}.pm, PVE/API2/Certificates.pm and pve-storage PVE/API2/Disks.pm.
+ * A node's system views and service control: services (start, stop, restart, reload tasks), journal
+ * and syslog, network, disks and SMART, apt updates, certificates, RRD statistics and version, after
+ * pve-manager PVE/API2/{Services,Nodes,Network,APT}.pm, PVE/API2/Certificates.pm and pve-storage
+ * PVE/API2/Disks.pm.
  */
 import { createHash } from "node:crypto";
 import type { CallContext, RouteTable } from "../context.ts";
 import { die } from "../errors.ts";
-import { journal, nodeDisks, nodeInterfaces, nodeServices, pendingUpdates } from "../host.ts";
+import { journal, nodeDisks, nodeInterfaces, nodeServices, pendingUpdates, serviceCommand, type ServiceCommand } from "../host.ts";
 import { truthy } from "../../shared/pve-schema/schema.ts";
 import { nodeStats } from "../stats.ts";
 import { epoch } from "../state.ts";
+import { forkWorker } from "../workers.ts";
 
 /** journalctl's cursor of an entry, "s=<boot>;i=<seq>;..." shortened to what clients pass back. */
 function cursor(node: string, time: number): string {
@@ -173,7 +175,17 @@ function rrdData({ sim, node, params }: CallContext): unknown[] {
   return rows;
 }
 
+/** POST /nodes/{node}/services/{service}/<action>: a srv<action> task; reload is systemctl try-reload-or-restart. */
+const serviceActions: Record<string, ServiceCommand> = { start: "start", stop: "stop", restart: "restart", reload: "try-reload-or-restart" };
+const serviceRoutes: RouteTable = Object.fromEntries(
+  Object.entries(serviceActions).map(([action, cmd]) => [
+    `POST /nodes/{node}/services/{service}/${action}`,
+    (ctx: CallContext) => forkWorker(ctx, `srv${action}`, String(ctx.params.service), () => serviceCommand(ctx.node, String(ctx.params.service), cmd)),
+  ]),
+);
+
 export const nodeSystemRoutes: RouteTable = {
+  ...serviceRoutes,
   "GET /nodes/{node}/services": ({ node }) => nodeServices(node),
   "GET /nodes/{node}/services/{service}/state": ({ node, params }) => {
     const found = nodeServices(node).find((s) => s.service === params.service);

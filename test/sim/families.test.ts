@@ -88,6 +88,34 @@ describe("node system views", () => {
     expect((await c.call("GET", "/nodes/pve1/services", ro())).status).toBe(200);
   });
 
+  it("starts, stops, restarts and reloads services as srv* tasks, refusing what PVE refuses", async () => {
+    const run = async (node: string, service: string, action: string) => {
+      const res = await c.call("POST", `/nodes/${node}/services/${service}/${action}`);
+      expect(res.json.data, JSON.stringify(res.json)).toMatch(new RegExp(`^UPID:${node}:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:srv${action}:${service}:root@pam!mcp:$`));
+      const status = await c.waitTask(node, res.json.data);
+      const log = (await c.call("GET", `/nodes/${node}/tasks/${encodeURIComponent(res.json.data)}/log`)).json.data.map((l: { t: string }) => l.t);
+      return { exitstatus: status.exitstatus, log };
+    };
+    const state = async (node: string, service: string) => (await c.call("GET", `/nodes/${node}/services/${service}/state`)).json.data;
+    expect(await run("pve2", "cron", "stop")).toEqual({ exitstatus: "OK", log: ["TASK OK"] });
+    expect(await state("pve2", "cron")).toMatchObject({ state: "dead", "active-state": "inactive" });
+    expect(await state("pve1", "cron")).toMatchObject({ state: "running" });
+    await run("pve2", "cron", "reload");
+    expect(await state("pve2", "cron")).toMatchObject({ state: "dead" });
+    await run("pve2", "cron", "restart");
+    expect(await state("pve2", "cron")).toMatchObject({ state: "running", "active-state": "active" });
+    await run("pve3", "ksmtuned", "start");
+    expect((await c.call("GET", "/nodes/pve3/services")).json.data.find((s: { service: string }) => s.service === "ksmtuned")).toMatchObject({ state: "running" });
+    expect(await run("pve1", "pveproxy", "stop")).toMatchObject({ exitstatus: "invalid service cmd 'pveproxy stop': refusing to stop essential service!" });
+    expect(await state("pve1", "pveproxy")).toMatchObject({ state: "running" });
+    expect(await run("pve1", "systemd-timesyncd", "start")).toEqual({
+      exitstatus: "command 'systemctl start systemd-timesyncd' failed: exit code 1",
+      log: ["Failed to start systemd-timesyncd.service: Unit systemd-timesyncd.service is masked.", "TASK ERROR: command 'systemctl start systemd-timesyncd' failed: exit code 1"],
+    });
+    expect((await c.call("POST", "/nodes/pve1/services/nginx/start")).json.errors).toEqual({ service: expect.stringContaining("value 'nginx' does not have a value in the enumeration") });
+    expect((await c.call("POST", "/nodes/pve1/services/cron/stop", ro())).json.message).toBe("Permission check failed (/nodes/pve1, Sys.Modify)\n");
+  });
+
   it("validates the SMART disk path with PVE's pattern", async () => {
     const res = await c.call("GET", "/nodes/pve1/disks/smart?disk=sda");
     expect(res.json.errors).toEqual({ disk: "value does not match the regex pattern" });
