@@ -8,7 +8,7 @@
 import type { CallContext } from "./context.ts";
 import { die, paramError } from "./errors.ts";
 import { applyPending } from "./guest-config.ts";
-import { truthy } from "./schema.ts";
+import { truthy } from "../shared/pve-schema/schema.ts";
 import { epoch, isQuorate, localGuest, markStarted, markStopped, type GuestType, type SimGuest } from "./state.ts";
 
 interface ActionContext {

@@ -1,6 +1,7 @@
 import type { Event } from "../../shared/event.ts";
 import type { Logger } from "../../shared/log.ts";
-import { clusterResourceRow, parseRows, parseUpid, type ClusterResource, type PveReader } from "./listeners/pve.ts";
+import { clusterResourceRow, type ClusterResource } from "../tools/replies.ts";
+import { parseRows, parseUpid, type PveReader } from "./listeners/pve.ts";
 
 export interface GuestInfo {
   vmid: number;

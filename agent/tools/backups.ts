@@ -7,8 +7,8 @@ import { implement, type ToolContext } from "./registry.ts";
 import { nodesReply, parseReply, resourcesReply, upidReply } from "./replies.ts";
 import { storageContent, type contentReply } from "./storage.ts";
 import { followTask, type TaskOutcome } from "./tasks.ts";
+import { num } from "./values.ts";
 
-const num = z.coerce.number();
 const jobsReply = z.array(
   z.looseObject({ id: z.string(), schedule: z.string().optional(), enabled: num.optional(), storage: z.string().optional(), mode: z.string().optional(),
     compress: z.union([z.string(), z.number()]).optional(), all: num.optional(), vmid: z.string().optional(), pool: z.string().optional(),

@@ -2,23 +2,21 @@ import { z } from "zod";
 import { paginate } from "../../shared/tool.ts";
 import { clusterInfo, clusterStatus } from "../../shared/tools/cluster.ts";
 import { implement, type ToolContext } from "./registry.ts";
-import { clusterResourceRow, clusterStatusReply, parseReply } from "./replies.ts";
+import { clusterResourceRow, clusterStatusReply, parseReply, resourcesReply, type ClusterResource } from "./replies.ts";
 import { compact, num } from "./values.ts";
-
-type ResourceRow = z.output<typeof clusterResourceRow>;
 
 const logRow = z.looseObject({ time: num, node: z.string(), tag: z.string(), user: z.string().optional(), pri: num, msg: z.string() });
 const poolRow = z.looseObject({ poolid: z.string(), comment: z.string().optional(), members: z.array(clusterResourceRow).optional() });
 
 /** A resource with the fraction used that matters for its kind: disk for storage, memory otherwise. */
-function resourceEntry(r: ResourceRow) {
+function resourceEntry(r: ClusterResource) {
   const { id, type, node, status, name, vmid, storage, pool, cpu, maxcpu, mem, maxmem, disk, maxdisk, uptime, tags } = r;
   const usage = type === "storage" ? (maxdisk ? (disk ?? 0) / maxdisk : undefined) : maxmem ? (mem ?? 0) / maxmem : undefined;
   return compact({ id, type, node, status, name, vmid, storage, pool, cpu, maxcpu, mem, maxmem, disk, maxdisk, usage: usage === undefined ? undefined : Number(usage.toFixed(4)), uptime, tags });
 }
 
-async function resources(ctx: ToolContext, type?: string): Promise<ResourceRow[]> {
-  return parseReply(z.array(clusterResourceRow), await ctx.pve.request("GET", "/cluster/resources", type ? { type } : {}, ctx), "GET /cluster/resources");
+async function resources(ctx: ToolContext, type?: string): Promise<ClusterResource[]> {
+  return parseReply(resourcesReply, await ctx.pve.request("GET", "/cluster/resources", type ? { type } : {}, ctx), "GET /cluster/resources");
 }
 
 export const clusterTools = [

@@ -9,6 +9,7 @@ import { implement, type ToolContext } from "./registry.ts";
 import { guestCurrentReply, parseReply, resourcesReply } from "./replies.ts";
 import { followTask, startTask, type TaskOutcome, type WaitOptions } from "./tasks.ts";
 import { terraformOf } from "./terraform.ts";
+import { num } from "./values.ts";
 
 export type GuestType = "qemu" | "lxc";
 
@@ -51,7 +52,7 @@ export async function nextId(ctx: ToolContext): Promise<number> {
 
 /** The node the agent's API endpoint is (the `local` node of /cluster/status), for calls that need some node. */
 export async function localNode(ctx: ToolContext): Promise<string> {
-  const rows = parseReply(z.array(z.looseObject({ type: z.string(), name: z.string(), local: z.coerce.number().optional() })), await ctx.pve.request("GET", "/cluster/status", {}, ctx), "GET /cluster/status");
+  const rows = parseReply(z.array(z.looseObject({ type: z.string(), name: z.string(), local: num.optional() })), await ctx.pve.request("GET", "/cluster/status", {}, ctx), "GET /cluster/status");
   const local = rows.find((r) => r.type === "node" && r.local === 1) ?? rows.find((r) => r.type === "node");
   if (!local) throw new ToolError("pve_error", "PVE's /cluster/status lists no node");
   return local.name;
@@ -71,7 +72,7 @@ export function defined(params: Record<string, unknown>): Record<string, unknown
 }
 
 const configReply = z.record(z.string(), z.unknown());
-const pendingReply = z.array(z.looseObject({ key: z.string(), value: z.unknown().optional(), pending: z.unknown().optional(), delete: z.coerce.number().optional() }));
+const pendingReply = z.array(z.looseObject({ key: z.string(), value: z.unknown().optional(), pending: z.unknown().optional(), delete: num.optional() }));
 
 async function readConfig(ctx: ToolContext, node: string, type: GuestType, vmid: number, current = false): Promise<{ config: Record<string, string>; digest: string }> {
   const raw = parseReply(configReply, await ctx.pve.request("GET", `${guestPath(node, type, vmid)}/config`, current ? { current: 1 } : {}, ctx), `config of ${vmid}`);
@@ -93,7 +94,6 @@ async function readPending(ctx: ToolContext, node: string, type: GuestType, vmid
   return { digest, changes };
 }
 
-const num = z.coerce.number();
 const rrdReply = z.array(z.looseObject({ time: num, cpu: num.optional(), maxcpu: num.optional(), mem: num.optional(), maxmem: num.optional(), netin: num.optional(),
   netout: num.optional(), diskread: num.optional(), diskwrite: num.optional() }));
 const snapshotReply = z.array(z.looseObject({ name: z.string(), parent: z.string().optional(), snaptime: num.optional(), description: z.string().optional(), vmstate: num.optional() }));

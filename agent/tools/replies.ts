@@ -1,23 +1,21 @@
 import { z } from "zod";
 import { ToolError, formatZodError } from "../../shared/errors.ts";
+import { flag, num, strictFlag } from "./scalars.ts";
 
 /**
  * Shapes of the PVE replies the tools read. Only the fields used are declared; PVE adds fields between
  * versions and those pass through untouched.
  */
-const num = z.coerce.number();
-const flag = z.union([z.boolean(), z.number()]).transform((v) => Boolean(v));
-
 export const clusterStatusReply = z.array(
   z.looseObject({
     type: z.enum(["cluster", "node"]),
     name: z.string(),
-    quorate: flag.optional(),
+    quorate: strictFlag.optional(),
     nodes: num.optional(),
     version: num.optional(),
-    online: flag.optional(),
+    online: strictFlag.optional(),
     ip: z.string().optional(),
-    local: flag.optional(),
+    local: strictFlag.optional(),
     nodeid: num.optional(),
   }),
 );
@@ -47,7 +45,7 @@ export const nodeStatusReply = z.looseObject({
   pveversion: z.string().optional(),
 });
 
-/** One row of GET /cluster/resources, for every resource type the tools read. */
+/** One row of GET /cluster/resources, for every resource type the tools and the cluster event listener read. */
 export const clusterResourceRow = z.looseObject({
   type: z.string(),
   id: z.string(),
@@ -55,8 +53,10 @@ export const clusterResourceRow = z.looseObject({
   vmid: num.optional(),
   name: z.string().optional(),
   status: z.string().optional(),
+  hastate: z.string().optional(),
   template: flag.optional(),
   storage: z.string().optional(),
+  shared: flag.optional(),
   pool: z.string().optional(),
   cpu: num.optional(),
   maxcpu: num.optional(),
@@ -70,6 +70,7 @@ export const clusterResourceRow = z.looseObject({
   network: z.string().optional(),
   "network-type": z.string().optional(),
 });
+export type ClusterResource = z.infer<typeof clusterResourceRow>;
 
 export const resourcesReply = z.array(clusterResourceRow);
 

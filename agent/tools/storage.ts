@@ -6,9 +6,7 @@ import { bool, defined, locate, localNode } from "./guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { parseReply } from "./replies.ts";
 import { startTask } from "./tasks.ts";
-
-const num = z.coerce.number();
-const flag = z.union([z.boolean(), z.number(), z.string()]).transform((v) => v === true || v === 1 || v === "1");
+import { flag, num } from "./values.ts";
 
 const storageReply = z.looseObject({
   storage: z.string().optional(),

@@ -4,6 +4,7 @@ import { paginate } from "../../shared/tool.ts";
 import { taskInfo, taskStop } from "../../shared/tools/tasks.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { nodesReply, parseReply, taskLogReply, taskStatusReply, upidReply } from "./replies.ts";
+import { num } from "./values.ts";
 
 export interface TaskOutcome {
   upid: string;
@@ -108,7 +109,6 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-const num = z.coerce.number();
 const taskListReply = z.array(
   z.looseObject({ upid: z.string(), node: z.string(), type: z.string(), id: z.string().default(""), user: z.string(), tokenid: z.string().optional(),
     starttime: num, endtime: num.optional(), status: z.string().optional() }),

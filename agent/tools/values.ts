@@ -6,9 +6,8 @@ import { z } from "zod";
 import type { ToolContext } from "./registry.ts";
 import { parseReply } from "./replies.ts";
 
-/** PVE sends numbers as numbers or strings, booleans as 0/1; both are read leniently. */
-export const num = z.coerce.number();
-export const flag = z.union([z.boolean(), z.number(), z.string()]).transform((v) => v === true || v === 1 || v === "1");
+/** Kept in scalars.ts, a leaf module, so replies.ts and the event listeners read PVE's values the same way. */
+export { flag, num } from "./scalars.ts";
 
 /** Roughly the largest answer (JSON text) a tool sends, well below what MCP clients and n8n accept. */
 export const ANSWER_BUDGET = 60 * 1024;

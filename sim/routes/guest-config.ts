@@ -7,7 +7,7 @@ import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die, paramError } from "../errors.ts";
 import { addUnused, checkLock, currentDigest, effectiveConfig, loadGuest, pendingList, updateConfig } from "../guest-config.ts";
 import { checkPrivileges } from "../permissions.ts";
-import { propertySchema, truthy, type Schema } from "../schema.ts";
+import { propertySchema, truthy, type Schema } from "../../shared/pve-schema/schema.ts";
 import { guestStats } from "../stats.ts";
 import { isDiskKey, volumeOf, freeDiskName } from "../storage-content.ts";
 import { diskSize, epoch, type GuestType, type SimGuest } from "../state.ts";

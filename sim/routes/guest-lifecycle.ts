@@ -9,7 +9,7 @@ import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die, paramError } from "../errors.ts";
 import { allocateDisks, checkLock, guestVolumes, loadGuest, normalizeLxcNet, normalizeQemuNet, randomMac, type Conf } from "../guest-config.ts";
 import { poolsOf } from "../pools.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { findVolume, freeDiskName, isDiskKey, volumeOf } from "../storage-content.ts";
 import { diskSize, epoch, findNode, isQuorate, localGuest, markStarted, markStopped, type GuestType, type SimGuest, type SimState } from "../state.ts";
 import { TaskFailure } from "../tasks.ts";

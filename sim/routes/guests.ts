@@ -8,7 +8,7 @@ import { die } from "../errors.ts";
 import { powerActions, startPowerAction } from "../guests.ts";
 import { hasPrivileges } from "../permissions.ts";
 import { guestName } from "../resources.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { guestStats } from "../stats.ts";
 import { epoch, localGuest, type GuestType, type SimGuest } from "../state.ts";
 

@@ -7,7 +7,7 @@ import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die } from "../errors.ts";
 import { enforceState, haOf, queueMove, sidVmid, type HaResource, type HaState, type ReplicationJob } from "../ha.ts";
 import { hasPrivileges } from "../permissions.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { epoch, findNode, isQuorate, type SimState } from "../state.ts";
 
 /** SectionConfig digest: the SHA-1 of the file text. */

@@ -6,7 +6,7 @@
 import type { CallContext, Handler, RouteTable } from "../context.ts";
 import { die, paramError } from "../errors.ts";
 import { currentDigest, loadGuest } from "../guest-config.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { deleteSnapshot, rollbackSnapshot, snapshotPrepareError, takeSnapshot } from "../snapshots.ts";
 import { epoch, markStarted, markStopped, type GuestType } from "../state.ts";
 import { volumeOf, isDiskKey } from "../storage-content.ts";

@@ -5,9 +5,9 @@
 import { createHash, randomInt } from "node:crypto";
 import type { CallContext, RouteTable } from "../context.ts";
 import { die, paramError } from "../errors.ts";
-import { splitList } from "../formats.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
 import { checkPrivileges } from "../permissions.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { epoch, type SimStorage } from "../state.ts";
 import { findVolume, listContent, volumePath, type FileContent } from "../storage-content.ts";
 import { forkWorker } from "../workers.ts";

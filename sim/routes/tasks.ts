@@ -4,9 +4,9 @@
  */
 import type { CallContext, RouteTable } from "../context.ts";
 import { paramError } from "../errors.ts";
-import { splitList } from "../formats.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
 import { checkPrivileges, hasPrivileges, splitTokenId } from "../permissions.ts";
-import { truthy } from "../schema.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 import { decodeUpid, type Task, type TaskInfo } from "../tasks.ts";
 
 /** $convert_token_task: a token's task shows its user and, separately, the token name. */

@@ -1,7 +1,8 @@
 import type { Severity } from "../../../shared/event.ts";
 import type { Logger } from "../../../shared/log.ts";
+import { clusterResourceRow, type ClusterResource } from "../../tools/replies.ts";
 import type { Emit } from "../source.ts";
-import { PollingListener, clusterResourceRow, clusterStatusRow, parseRows, type ClusterResource, type ClusterStatus, type PveReader } from "./pve.ts";
+import { PollingListener, clusterStatusRow, parseRows, type ClusterStatus, type PveReader } from "./pve.ts";
 
 export interface PveClusterOptions {
   reader: PveReader;

@@ -1,15 +1,13 @@
 import { z } from "zod";
 import { formatZodError } from "../../../shared/errors.ts";
 import type { Logger } from "../../../shared/log.ts";
+import { flag, num } from "../../tools/scalars.ts";
 import type { EventListener, ListenerCounters } from "../source.ts";
 
 /** The slice of the PVE client the listeners need: one GET that returns PVE's `data`. */
 export interface PveReader {
   get(path: string, params?: Record<string, unknown>): Promise<unknown>;
 }
-
-const num = z.coerce.number();
-const flag = z.union([z.boolean(), z.number(), z.string()]).transform((v) => v === true || v === 1 || v === "1");
 
 /** One row of GET /cluster/tasks; running tasks have neither `endtime` nor `status`. */
 export const clusterTaskRow = z.looseObject({
@@ -23,23 +21,6 @@ export const clusterTaskRow = z.looseObject({
   status: z.string().optional(),
 });
 export type ClusterTask = z.infer<typeof clusterTaskRow>;
-
-/** One row of GET /cluster/resources (guests, nodes, storage; other types pass through unused). */
-export const clusterResourceRow = z.looseObject({
-  id: z.string(),
-  type: z.string(),
-  node: z.string().optional(),
-  vmid: num.optional(),
-  name: z.string().optional(),
-  status: z.string().optional(),
-  hastate: z.string().optional(),
-  template: flag.optional(),
-  storage: z.string().optional(),
-  shared: flag.optional(),
-  disk: num.optional(),
-  maxdisk: num.optional(),
-});
-export type ClusterResource = z.infer<typeof clusterResourceRow>;
 
 /** One row of GET /cluster/status: the `cluster` row carries quorum, `node` rows carry online state. */
 export const clusterStatusRow = z.looseObject({
