@@ -20,7 +20,7 @@ export interface WaitOptions {
 const POLL_MS = 250;
 const LOG_EVERY_MS = 500;
 const PROGRESS_EVERY_MS = 5_000;
-/** Log lines kept with a failed task's error: PVE puts the details there ("ERROR: ..."), the exit status is often generic. */
+/** Log lines kept with a failed task's error: PVE puts the details there, the exit status is often generic. */
 const ERROR_LINES = 3;
 
 /** The node a UPID belongs to (UPID:node:pid:pstart:starttime:type:id:user:). */
@@ -39,14 +39,17 @@ async function readLog(ctx: ToolContext, upid: string, from: number, limit = 500
   return lines.length === 1 && lines[0].t === "no content" && from === 0 ? [] : lines;
 }
 
-/** The task's error text, with the log's ERROR lines that explain it when the text alone does not. */
+/**
+ * The task's error text, with the log lines that explain it when the text alone does not: its ERROR
+ * lines, or else its last lines (a failed systemctl or command prints its reason there, plainly).
+ */
 async function failure(ctx: ToolContext, upid: string, exitstatus: string): Promise<ToolError> {
-  const lines = await readLog(ctx, upid, 0, 5000).catch(() => []);
-  const errors = lines
-    .map((l) => l.t.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, ""))
-    .filter((t) => /\bERROR:/.test(t) && t !== `ERROR: ${exitstatus}`)
-    .slice(-ERROR_LINES);
-  const detail = errors.length ? ` (log: ${errors.join(" | ")})` : "";
+  const lines = (await readLog(ctx, upid, 0, 5000).catch(() => []))
+    .map((l) => l.t.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, "").trim())
+    .filter((t) => t && t !== `TASK ERROR: ${exitstatus}` && t !== `ERROR: ${exitstatus}` && t !== exitstatus);
+  const errors = lines.filter((t) => /\bERROR:/.test(t));
+  const explaining = (errors.length ? errors : lines).slice(-ERROR_LINES);
+  const detail = explaining.length ? ` (log: ${explaining.join(" | ")})` : "";
   return new ToolError("pve_error", `task ${upid} failed: ${exitstatus}${detail}`, { upid, exitstatus });
 }
 

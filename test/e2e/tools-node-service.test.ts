@@ -65,6 +65,8 @@ describe("node_service through the worker and the tunnel", () => {
     const masked = await fails("node_service", { node: "pve1", service: "systemd-timesyncd", action: "start" });
     expect(masked.code).toBe("pve_error");
     expect(masked.message).toContain("command 'systemctl start systemd-timesyncd' failed: exit code 1");
+    // systemctl's reason is a plain log line, not an ERROR: line; it travels with the error all the same.
+    expect(masked.message).toContain("(log: Failed to start systemd-timesyncd.service: Unit systemd-timesyncd.service is masked.)");
   });
 
   it("is neither listed to nor callable by a read-only client", async () => {
