@@ -5,23 +5,47 @@
 import { guestDiskBytes } from "./storage-content.ts";
 import type { SimGuest } from "./state.ts";
 
-/** One vzdump job as /cluster/backup returns it: the jobs.cfg section's properties plus its id. */
+/**
+ * One vzdump section of /etc/pve/jobs.cfg plus its id: the properties as the file keeps them (property
+ * strings such as prune-backups as text); any other vzdump option the job sets passes through.
+ */
 export interface SimBackupJob {
   id: string;
   type: "vzdump";
   schedule: string;
   enabled: number;
-  storage: string;
-  mode: "snapshot" | "suspend" | "stop";
+  storage?: string;
+  mode?: string;
   compress?: string;
   all?: number;
   vmid?: string;
   pool?: string;
   exclude?: string;
+  node?: string;
   comment?: string;
   "notes-template"?: string;
   "prune-backups"?: string;
   "notification-mode"?: string;
+  [option: string]: string | number | undefined;
+}
+
+/** Options jobs.cfg keeps as property strings and the API returns parsed (PVE::VZDump::JobBase decode_value), with their default key. */
+const propertyStrings: Record<string, string | undefined> = { "prune-backups": undefined, fleecing: "enabled", performance: undefined };
+
+/** A job as GET /cluster/backup returns it: property strings become objects, numbers numbers. */
+export function decodeJob(job: SimBackupJob): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...job };
+  for (const [key, defaultKey] of Object.entries(propertyStrings)) {
+    const text = job[key];
+    if (typeof text !== "string") continue;
+    const pairs = text.split(",").filter(Boolean).map((part) => {
+      const at = part.indexOf("=");
+      const [k, v] = at < 0 ? [defaultKey ?? part, part] : [part.slice(0, at), part.slice(at + 1)];
+      return [k, /^\d+$/.test(v) ? Number(v) : v];
+    });
+    out[key] = Object.fromEntries(pairs);
+  }
+  return out;
 }
 
 export function seedBackupJobs(): SimBackupJob[] {

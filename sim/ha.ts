@@ -11,9 +11,12 @@
  *
  * The CRM and LRMs act at once on a change: a service is started or stopped to match its requested
  * state, and a queued migrate or relocate runs as a task on the guest's node (the LRM's qmigrate).
+ * pvescheduler, which runs due replication jobs every minute, runs a job here a moment after it became
+ * due (created, scheduled now, marked for removal or enabled again).
  */
 import type { Sim } from "./context.ts";
-import { epoch, findNode, markStarted, markStopped, type SimState } from "./state.ts";
+import { epoch, findNode, markStarted, markStopped, type SimGuest, type SimState } from "./state.ts";
+import { isDiskKey, volumeOf } from "./storage-content.ts";
 
 export type HaState = "started" | "stopped" | "disabled" | "ignored";
 
@@ -38,19 +41,26 @@ export interface HaRule {
   comment?: string;
 }
 
+/** A replication.cfg section (options only when set, as PVE writes them) and its state on the source node. */
 export interface ReplicationJob {
   id: string;
   guest: number;
   jobnum: number;
   target: string;
-  schedule: string;
+  schedule?: string;
+  rate?: number;
   comment?: string;
-  /** The state file of the source node. */
+  disable?: boolean;
+  /** Set by DELETE: the next run removes the job, with the replica on the target ('full') or without ('local'). */
+  removeJob?: "local" | "full";
+  /** The state file of the source node (pve-replication-state.json); lastTry 0 means due now. */
   lastSync: number;
   lastTry: number;
   duration: number;
   failCount: number;
   error?: string;
+  /** The pvesr process while a run is under way. */
+  pid?: number;
 }
 
 export interface HaModel {
@@ -61,6 +71,11 @@ export interface HaModel {
   /** The node whose CRM is master. */
   master: string;
   replication: ReplicationJob[];
+  /**
+   * Guest volumes that cannot replicate. PVE replicates only ZFS volumes and the simulated storages are
+   * not ZFS, so every other guest volume stands in for one; these fail as LVM volumes do.
+   */
+  unreplicable: string[];
   /** Services the CRM is moving (state migrate or relocate in manager_status), by sid. */
   moving: Map<string, { state: "migrate" | "relocate"; target: string }>;
 }
@@ -94,6 +109,7 @@ function seed(now: number): HaModel {
         error: "missing replicate feature on volume 'local-lvm:vm-100-disk-0'",
       },
     ],
+    unreplicable: ["local-lvm:vm-100-disk-0"],
     moving: new Map(),
   };
 }
@@ -150,4 +166,75 @@ export function queueMove(sim: Sim, sid: string, cmd: "migrate" | "relocate", ta
     if (g.config.lock === "migrate") delete g.config.lock;
   };
   sim.tasks.start(from, g.type === "qemu" ? "qmigrate" : "vzmigrate", String(g.vmid), "root@pam", work, { cleanup });
+}
+
+/** pvescheduler's wait before it picks up a due job (up to a minute in PVE), and how long a sync takes. */
+const SCHEDULER_MS = 200;
+const SYNC_MS = 300;
+
+/**
+ * PVE::QemuServer / PVE::LXC get_replicatable_volumes: the guest's own disks on local storage
+ * (CD-ROMs, cloud-init drives and shared storage aside); dies on one that cannot replicate.
+ */
+export function replicatableVolumes(state: SimState, g: SimGuest): string[] {
+  const owner = (volid: string) => Number(/(?:vm|base|subvol)-(\d+)-[^/]*$/.exec(volid)?.[1]);
+  const shared = (volid: string) => state.storages.find((s) => s.id === volid.split(":")[0])?.shared;
+  const volids = Object.entries(g.config)
+    .filter(([key, value]) => isDiskKey(g.type, key) && !/(^|,)(media=cdrom|replicate=0)(,|$)/.test(value))
+    .map(([, value]) => volumeOf(value))
+    .filter((volid) => owner(volid) === g.vmid && !shared(volid))
+    .sort();
+  const bad = volids.find((v) => haOf(state).unreplicable.includes(v));
+  if (bad) throw new Error(`missing replicate feature on volume '${bad}'`);
+  return volids;
+}
+
+/** Why a run fails: the sync needs the target over SSH, a removal only with its replica ('full'). */
+function runError(state: SimState, job: ReplicationJob, g: SimGuest): string | undefined {
+  let volids: string[] = [];
+  if (!job.removeJob) {
+    try {
+      volids = replicatableVolumes(state, g);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  const target = findNode(state, job.target);
+  if (job.removeJob === "local" || target?.online) return undefined;
+  // PVE::Replication::remote_prepare_local_job through ssh (PVE::SSHInfo::ssh_info_to_command).
+  const ssh = `/usr/bin/ssh -e none -o 'BatchMode=yes' -o 'HostKeyAlias=${job.target}' root@${target?.ip ?? job.target}`;
+  return `command '${ssh} -- pvesr prepare-local-job ${job.id}${volids.map((v) => ` ${v}`).join("")} --last_sync ${job.lastSync}' failed: exit code 255`;
+}
+
+/**
+ * pvescheduler running a due job on the guest's node (PVE::ReplicationState::get_next_job and
+ * PVE::Replication::run_replication): disabled jobs and jobs of a node that is down are left alone;
+ * a run records its start (pid, last_try) and its end (duration, then last_sync or the error), and a
+ * run of a job marked for removal deletes it.
+ */
+export function runSoon(state: SimState, id: string): void {
+  setTimeout(() => {
+    const model = haOf(state);
+    const job = model.replication.find((j) => j.id === id);
+    const g = job && state.guests.get(job.guest);
+    if (!job || !g || job.disable || job.pid || !findNode(state, g.node)?.online || (!job.removeJob && job.target === g.node)) return;
+    const start = epoch();
+    job.pid = 100_000 + (start % 900_000);
+    job.lastTry = start;
+    setTimeout(() => {
+      delete job.pid;
+      job.duration = SYNC_MS / 1000 + 0.04;
+      const error = runError(state, job, g);
+      if (error) {
+        job.failCount++;
+        job.error = error;
+      } else if (job.removeJob) {
+        model.replication = model.replication.filter((j) => j !== job);
+      } else {
+        job.lastSync = start;
+        job.failCount = 0;
+        delete job.error;
+      }
+    }, SYNC_MS).unref();
+  }, SCHEDULER_MS).unref();
 }

@@ -3,7 +3,7 @@ import { ToolError } from "../../shared/errors.ts";
 import { paginate } from "../../shared/tool.ts";
 import {
   guestClone, guestCloudinit, guestConfigUpdate, guestConsole, guestCreate, guestDelete, guestDisk, guestInfo, guestList, guestMigrate, guestNetwork,
-  guestPool, guestPower, guestStatus, guestStop, guestTemplate,
+  guestPool, guestPower, guestStatus, guestStop, guestTemplate, pool,
 } from "../../shared/tools/guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { guestCurrentReply, parseReply, resourcesReply } from "./replies.ts";
@@ -59,7 +59,7 @@ export async function localNode(ctx: ToolContext): Promise<string> {
 }
 
 /** Boolean-like strings become PVE's 1/0; everything else passes as text. */
-function pveValues(record: Record<string, string>): Record<string, string> {
+export function pveValues(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === "true" ? "1" : v === "false" ? "0" : v]));
 }
 
@@ -227,7 +227,7 @@ function netValue(type: GuestType, net: string, current: string | undefined, arg
   return [...rest, ...(mac ? [`hwaddr=${mac}`] : [])].join(",");
 }
 
-const poolReply = z.array(z.looseObject({ poolid: z.string(), members: z.array(z.looseObject({ type: z.string(), vmid: num.optional() })).optional() }));
+const poolReply = z.array(z.looseObject({ poolid: z.string(), comment: z.string().optional(), members: z.array(z.looseObject({ type: z.string(), vmid: num.optional() })).optional() }));
 const consoleReply = z.looseObject({ user: z.string(), ticket: z.string(), port: num, upid: z.string(), password: z.string().optional() });
 
 export const guestTools = [
@@ -386,6 +386,19 @@ export const guestTools = [
     const pools = parseReply(poolReply, await ctx.pve.request("GET", "/pools", { poolid }, ctx), `GET /pools?poolid=${poolid}`);
     const members = (pools[0]?.members ?? []).filter((m) => (m.type === "qemu" || m.type === "lxc") && m.vmid !== undefined).map((m) => m.vmid as number).sort((a, b) => a - b);
     return { poolid, action, vmids, members };
+  }),
+
+  implement(pool, async ({ action, poolid, comment }, ctx) => {
+    if (action === "delete") {
+      if (comment !== undefined) throw new ToolError("invalid_arguments", "comment does not apply to delete");
+      await ctx.pve.request("DELETE", "/pools", { poolid }, ctx);
+      return { action, poolid };
+    }
+    // PVE reads an empty form value as no value, so a pool comment cannot be cleared, only replaced.
+    if (action === "update" && !comment) throw new ToolError("invalid_arguments", "update replaces the comment: pass a non-empty comment (PVE cannot clear it)");
+    await ctx.pve.request(action === "create" ? "POST" : "PUT", "/pools", defined({ poolid, comment }), ctx);
+    const [found] = parseReply(poolReply, await ctx.pve.request("GET", "/pools", { poolid }, ctx), `GET /pools?poolid=${poolid}`);
+    return { action, poolid, comment: found?.comment || undefined, members: found?.members?.filter((m) => m.type === "qemu" || m.type === "lxc").length ?? 0 };
   }),
 
   implement(guestConsole, async (args, ctx) => {

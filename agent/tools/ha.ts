@@ -4,12 +4,12 @@ import { haInfo, haResource } from "../../shared/tools/ha.ts";
 import { defined, locate } from "./guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { parseReply } from "./replies.ts";
+import { jobStatusRow, nextSync, stateOf } from "./replication.ts";
 import { compact, flag, num, pveGet } from "./values.ts";
 
 const statusRow = z.looseObject({ id: z.string(), type: z.string(), node: z.string().optional(), status: z.string(), sid: z.string().optional(), state: z.string().optional(), crm_state: z.string().optional(), request_state: z.string().optional(), quorate: flag.optional() });
 const resourceRow = z.looseObject({ sid: z.string(), type: z.string().optional(), state: z.string().optional(), max_restart: num.optional(), max_relocate: num.optional(), failback: flag.optional(), group: z.string().optional(), comment: z.string().optional() });
 const ruleRow = z.looseObject({ rule: z.string(), type: z.string(), resources: z.string(), nodes: z.string().optional(), strict: flag.optional(), disable: flag.optional(), comment: z.string().optional() });
-const jobRow = z.looseObject({ id: z.string(), guest: num, source: z.string().optional(), target: z.string(), schedule: z.string().optional(), last_sync: num.optional(), next_sync: num.optional(), duration: num.optional(), fail_count: num.optional(), error: z.string().optional() });
 const nodeRow = z.looseObject({ node: z.string(), status: z.string() });
 const configReply = resourceRow.extend({ digest: z.string().optional() });
 /** PVE 9 answers a move with what moves along and what blocks it; PVE 8 answers null. */
@@ -20,7 +20,7 @@ const motionReply = z
 /** Replication state lives on each job's source node: ask every online node. */
 async function replicationJobs(ctx: ToolContext, node: string | undefined, vmid: number | undefined) {
   const nodes = node ? [node] : (await pveGet(ctx, z.array(nodeRow), "/nodes")).filter((n) => n.status === "online").map((n) => n.node);
-  const perNode = await Promise.all(nodes.map((n) => pveGet(ctx, z.array(jobRow), `/nodes/${n}/replication`, vmid ? { guest: vmid } : {})));
+  const perNode = await Promise.all(nodes.map((n) => pveGet(ctx, z.array(jobStatusRow), `/nodes/${n}/replication`, vmid ? { guest: vmid } : {})));
   return perNode.flat().map((j) =>
     compact({
       id: j.id,
@@ -28,9 +28,10 @@ async function replicationJobs(ctx: ToolContext, node: string | undefined, vmid:
       source: j.source,
       target: j.target,
       schedule: j.schedule,
-      state: (j.fail_count ?? 0) > 0 || j.error ? ("failing" as const) : j.last_sync ? ("ok" as const) : ("never_run" as const),
+      state: stateOf(j),
+      disabled: j.disable || undefined,
       last_sync: j.last_sync || undefined,
-      next_sync: j.next_sync,
+      next_sync: nextSync(j),
       duration: j.duration,
       fail_count: j.fail_count,
       error: j.error,

@@ -11,6 +11,7 @@ import { guestTools } from "./guests.ts";
 import { haTools } from "./ha.ts";
 import { nodeTools } from "./nodes.ts";
 import { pbsTools } from "./pbs.ts";
+import { replicationTools } from "./replication.ts";
 import { snapshotTools } from "./snapshots.ts";
 import { storageTools } from "./storage.ts";
 import { taskTools } from "./tasks.ts";
@@ -18,6 +19,6 @@ import { taskTools } from "./tasks.ts";
 /** Every tool this agent implements, keyed by name. */
 export function agentTools(): Map<string, AgentTool> {
   const all = [...clusterTools, ...nodeTools, ...guestTools, ...snapshotTools, ...backupTools, ...storageTools, ...taskTools, ...execTools,
-    ...haTools, ...firewallTools, ...accessTools, ...guestAgentTools, ...pbsTools, ...diagnosticTools, ...apiTools];
+    ...haTools, ...replicationTools, ...firewallTools, ...accessTools, ...guestAgentTools, ...pbsTools, ...diagnosticTools, ...apiTools];
   return new Map(all.map((t) => [t.def.name, t]));
 }

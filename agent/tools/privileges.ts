@@ -62,6 +62,15 @@ export const toolCalls: Record<string, Use[]> = {
         "POST /cluster/ha/resources/{sid}/relocate", "GET /cluster/ha/status/current"].map((endpoint) => ({ endpoint })),
     },
   ],
+  replication_job: [
+    {
+      calls: [
+        ...["POST /cluster/replication", "PUT /cluster/replication/{id}", "DELETE /cluster/replication/{id}", "POST /nodes/{node}/replication/{id}/schedule_now"]
+          .map((endpoint) => ({ endpoint, also: audit("/vms/{vmid}", "VM.Replicate") })),
+        { endpoint: "GET /nodes/{node}/replication", also: audit("/vms/{vmid}", "VM.Audit") },
+      ],
+    },
+  ],
   firewall_info: [
     { action: "cluster", calls: [{ endpoint: "GET /cluster/firewall/rules" }, { endpoint: "GET /cluster/firewall/options" }] },
     { action: "node", calls: [{ endpoint: "GET /nodes/{node}/firewall/rules" }, { endpoint: "GET /nodes/{node}/firewall/options" }] },
@@ -114,12 +123,19 @@ export const toolCalls: Record<string, Use[]> = {
   guest_network: [{ calls: [{ endpoint: `PUT ${guest}/config` }] }],
   guest_cloudinit: [{ calls: [{ endpoint: `PUT ${guest}/config` }, { endpoint: `PUT ${guest}/cloudinit` }] }],
   guest_pool: [{ calls: [{ endpoint: "PUT /pools" }] }],
+  pool: [{ calls: [{ endpoint: "POST /pools" }, { endpoint: "PUT /pools" }, { endpoint: "DELETE /pools" }, { endpoint: "GET /pools", also: audit("/pool/{poolid}", "Pool.Audit") }] }],
   guest_console: [{ calls: [{ endpoint: `POST ${guest}/vncproxy` }] }],
   snapshot_create: [{ calls: [{ endpoint: `POST ${guest}/snapshot` }] }],
   snapshot_rollback: [{ calls: [{ endpoint: `POST ${guest}/snapshot/{snapname}/rollback` }] }],
   snapshot_delete: [{ calls: [{ endpoint: `DELETE ${guest}/snapshot/{snapname}` }] }],
   backup_info: [{ calls: [{ endpoint: "GET /cluster/backup" }, { endpoint: "GET /nodes/{node}/storage", also: audit("/storage/{storage}", "Datastore.Audit") }] }],
   backup_run: [{ calls: [{ endpoint: "POST /nodes/{node}/vzdump", also: ["and", audit("/vms/{vmid}", "VM.Backup"), audit("/storage/{storage}", "Datastore.AllocateSpace")] }] }],
+  backup_job: [
+    { action: "create", calls: [{ endpoint: "POST /cluster/backup", also: audit("/storage/{storage}", "Datastore.Allocate") }, { endpoint: "GET /cluster/backup/{id}" }] },
+    { action: "update", calls: [{ endpoint: "PUT /cluster/backup/{id}", also: audit("/storage/{storage}", "Datastore.Allocate") }, { endpoint: "GET /cluster/backup/{id}" }] },
+    { action: "delete", calls: [{ endpoint: "GET /cluster/backup/{id}" }, { endpoint: "DELETE /cluster/backup/{id}" }] },
+    { action: "run", calls: [{ endpoint: "GET /cluster/backup/{id}" }, { endpoint: "POST /nodes/{node}/vzdump", also: ["and", audit("/vms/{vmid}", "VM.Backup"), audit("/storage/{storage}", "Datastore.AllocateSpace")] }] },
+  ],
   backup_restore: [{ calls: [{ endpoint: "POST /nodes/{node}/qemu", also: ["and", audit("/vms/{vmid}", "VM.Allocate"), audit("/storage/{storage}", "Datastore.AllocateSpace")] }] }],
   storage_info: [{ calls: [{ endpoint: "GET /nodes/{node}/storage", also: audit("/storage/{storage}", "Datastore.Audit") }] }],
   storage_download: [{ calls: [{ endpoint: "POST /nodes/{node}/storage/{storage}/download-url" }] }],

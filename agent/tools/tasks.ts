@@ -97,7 +97,8 @@ export async function startTask(ctx: ToolContext, method: string, path: string, 
   return opts.wait ? followTask(ctx, upid, opts.wait_seconds * 1000) : { upid, status: "running" };
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, or fails as cancelled when the call is. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new ToolError("cancelled", "call cancelled"));
     const timer = setTimeout(() => {

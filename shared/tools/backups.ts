@@ -15,6 +15,22 @@ const backupEntry = z.object({
   protected: z.boolean().optional().describe("Protected backups are kept by pruning and cannot be deleted."),
 });
 
+/** A scheduled vzdump job as backup_info lists it and backup_job answers it. */
+const jobEntry = z.object({
+  id: z.string(),
+  schedule: z.string().optional(),
+  enabled: z.boolean(),
+  storage: z.string().optional(),
+  mode: z.string().optional(),
+  compress: z.string().optional(),
+  selection: z.string().describe("all, all except ..., pool ... or the vmid list"),
+  node: z.string().optional(),
+  next_run: z.number().int().optional(),
+  comment: z.string().optional(),
+  prune_backups: z.string().optional(),
+  notes_template: z.string().optional(),
+});
+
 export const backupInfo = defineTool({
   name: "backup_info",
   title: "Backups and backup jobs",
@@ -34,11 +50,7 @@ export const backupInfo = defineTool({
   output: z.object({
     action: z.string(),
     backups: z.array(backupEntry).optional(),
-    jobs: z
-      .array(z.object({ id: z.string(), schedule: z.string().optional(), enabled: z.boolean(), storage: z.string().optional(), mode: z.string().optional(),
-        compress: z.string().optional(), selection: z.string().describe("all, all except ..., pool ... or the vmid list"), next_run: z.number().int().optional(),
-        comment: z.string().optional(), prune_backups: z.string().optional() }))
-      .optional(),
+    jobs: z.array(jobEntry).optional(),
     ...pageOutput,
   }),
 });
@@ -91,4 +103,43 @@ export const backupRestore = defineTool({
     ...taskWait,
   }),
   output: z.object({ vmid: z.number().int(), node: z.string(), type: z.enum(["qemu", "lxc"]), archive: z.string(), upid, status: taskOutcome.status, exitstatus: taskOutcome.exitstatus }),
+});
+
+export const backupJob = defineTool({
+  name: "backup_job",
+  title: "Create, change, delete or run a backup job",
+  description:
+    "Manages scheduled vzdump jobs (listed by backup_info jobs): create, update (given settings only), delete (the schedule " +
+    "only; archives stay), run (backs up the job's guests now with its settings, like the GUI's Run now; returns the tasks).",
+  scope: "proxmox:write",
+  privileges: ["Sys.Audit", "Sys.Modify", "VM.Backup"],
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  mutating: true,
+  input: z.object({
+    action: z.enum(["create", "update", "delete", "run"]),
+    id: z.string().optional().describe("Job id; create: default generated."),
+    schedule: z.string().optional().describe("systemd calendar event, e.g. 'sat 02:00'."),
+    storage: z.string().optional(),
+    vmid: z.array(vmid).optional(),
+    all: z.boolean().optional(),
+    exclude: z.array(vmid).optional().describe("all: except these."),
+    pool: z.string().optional(),
+    node: nodeName.optional().describe("Only guests on this node."),
+    mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
+    compress: z.enum(["zstd", "gzip", "lzo", "0"]).optional(),
+    enabled: z.boolean().optional(),
+    comment: z.string().optional(),
+    prune_backups: z.string().optional().describe("e.g. 'keep-last=7,keep-weekly=4'."),
+    notes_template: z.string().optional().describe("e.g. '{{guestname}}'."),
+    options: z.record(z.string(), z.coerce.string()).optional().describe("Other job properties, e.g. {mailto: 'a@b.c'}."),
+    delete: z.array(z.string()).optional().describe("update: properties to remove."),
+    ...taskWait,
+  }),
+  output: z.object({
+    action: z.string(),
+    ...jobEntry.shape,
+    status: taskOutcome.status.optional(),
+    tasks: z.array(z.object({ node: z.string(), ...taskOutcome })).optional(),
+    note: z.string().optional(),
+  }),
 });

@@ -398,6 +398,19 @@ export const guestPool = defineTool({
   output: z.object({ poolid: z.string(), action: z.string(), vmids: z.array(z.number().int()), members: z.array(z.number().int()).describe("Guests in the pool afterwards.") }),
 });
 
+export const pool = defineTool({
+  name: "pool",
+  title: "Create, update or delete a resource pool",
+  description:
+    "Creates a resource pool (nested: parent/child), changes its comment, or deletes it; PVE deletes only an empty pool. " +
+    "Members: guest_pool; list: cluster_info action=pools.",
+  scope: "proxmox:write",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  mutating: true,
+  input: z.object({ action: z.enum(["create", "update", "delete"]), poolid: z.string().min(1), comment: z.string().optional() }),
+  output: z.object({ action: z.string(), poolid: z.string(), comment: z.string().optional(), members: z.number().int().optional().describe("Guests in it.") }),
+});
+
 export const guestConsole = defineTool({
   name: "guest_console",
   title: "Open a VNC or terminal console ticket",

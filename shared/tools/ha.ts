@@ -4,6 +4,9 @@ import { guestType, nodeName, vmid } from "./common.ts";
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true } as const;
 
+/** What pvescheduler did with a job last, or does now. */
+export const replicationState = z.enum(["ok", "failing", "never_run", "running", "removing"]);
+
 export const haInfo = defineTool({
   name: "ha_info",
   title: "High availability and replication",
@@ -41,7 +44,8 @@ export const haInfo = defineTool({
           source: z.string().optional(),
           target: z.string(),
           schedule: z.string().optional(),
-          state: z.enum(["ok", "failing", "never_run"]),
+          state: replicationState,
+          disabled: z.boolean().optional(),
           last_sync: z.number().optional().describe("epoch seconds of the last successful run"),
           next_sync: z.number().optional(),
           duration: z.number().optional().describe("seconds the last run took"),
@@ -92,6 +96,47 @@ export const haResource = defineTool({
     digest: z.string().optional(),
     comigrated: z.array(z.string()).optional(),
     blocking: z.array(z.string()).optional(),
+    note: z.string().optional(),
+  }),
+});
+
+export const replicationJob = defineTool({
+  name: "replication_job",
+  title: "Manage a storage replication job",
+  description:
+    "Copies a guest's ZFS disks to another node on a schedule: create, update or delete a job, or run it now (waits for the run). " +
+    "DESTRUCTIVE: delete also removes the replicated volumes on the target unless keep. Jobs and their state: ha_info action=replication.",
+  scope: "proxmox:write",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  mutating: true,
+  input: z.object({
+    action: z.enum(["create", "update", "delete", "run"]),
+    id: z.string().regex(/^[1-9][0-9]{2,8}-\d{1,9}$/, "expected <vmid>-<n>, e.g. 100-0").describe("<vmid>-<n>, e.g. 100-0."),
+    target: nodeName.optional().describe("create: node receiving the copies."),
+    schedule: z.string().max(128).optional().describe("Calendar event, e.g. */30 or 22:00."),
+    rate: z.number().min(0).optional().describe("MB/s limit; update: 0 removes it."),
+    comment: z.string().max(4096).optional(),
+    disable: z.boolean().optional(),
+    keep: z.boolean().optional().describe("delete: keep the replica on target."),
+    force: z.boolean().optional().describe("delete: drop the job only, no cleanup."),
+    wait_seconds: z.number().int().min(0).max(50).default(45).describe("run, delete: wait up to this for the run."),
+  }),
+  output: z.object({
+    action: z.string(),
+    id: z.string(),
+    guest: z.number().int(),
+    source: z.string().optional(),
+    target: z.string(),
+    schedule: z.string().optional(),
+    rate: z.number().optional(),
+    comment: z.string().optional(),
+    disabled: z.boolean().optional(),
+    state: z.enum([...replicationState.options, "scheduled", "removed"]).optional(),
+    last_sync: z.number().optional(),
+    next_sync: z.number().optional(),
+    duration: z.number().optional(),
+    fail_count: z.number().int().optional(),
+    error: z.string().optional(),
     note: z.string().optional(),
   }),
 });

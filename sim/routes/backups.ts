@@ -1,12 +1,12 @@
 /**
  * Backups: POST /nodes/{node}/vzdump (after pve-manager PVE/API2/VZDump.pm and PVE/VZDump.pm), the
- * backup jobs of /cluster/backup (PVE/API2/Backup.pm) and pool membership changes (PUT /pools, after
- * PVE/API2/Pool.pm update_pool), which vzdump's `pool` selection reads.
+ * backup jobs of /cluster/backup with their create, update and delete (PVE/API2/Backup.pm) and pool
+ * membership changes (PUT /pools, after PVE/API2/Pool.pm update_pool), which vzdump's `pool` selection reads.
  */
 import { randomUUID } from "node:crypto";
-import { progressLines } from "../backups.ts";
+import { decodeJob, progressLines } from "../backups.ts";
 import type { CallContext, RouteTable } from "../context.ts";
-import { die, paramError } from "../errors.ts";
+import { die, paramError, permError } from "../errors.ts";
 import { splitList } from "../../shared/pve-schema/formats.ts";
 import { lockError } from "../guest-config.ts";
 import { checkPrivileges } from "../permissions.ts";
@@ -54,16 +54,25 @@ function includedGuests(ctx: CallContext): Map<string, number[]> {
   return byNode;
 }
 
+/**
+ * PVE::VZDump::verify_vzdump_parameters, for vzdump calls and job definitions alike: the selection
+ * options that exclude each other, `exclude` implying `all`, and (with checkMissing) some selection.
+ */
+function verifyParameters(p: Record<string, unknown>, checkMissing: boolean): void {
+  if (truthy(p.all) && truthy(p.vmid)) throw paramError({ all: "option conflicts with option 'vmid'" });
+  if (truthy(p.exclude) && truthy(p.vmid)) throw paramError({ exclude: "option conflicts with option 'vmid'" });
+  if (truthy(p.pool) && truthy(p.vmid)) throw paramError({ pool: "option conflicts with option 'vmid'" });
+  if (p.exclude !== undefined && !truthy(p.pool)) p.all = 1;
+  if (checkMissing && !(truthy(p.all) || truthy(p.stop) || truthy(p.pool)) && !truthy(p.vmid)) throw paramError({ vmid: "property is missing" });
+}
+
 /** POST /nodes/{node}/vzdump: one 'vzdump' worker backing up this node's selected guests in turn. */
 function vzdump(ctx: CallContext): string {
   const { params, sim, node } = ctx;
   const state = sim.state;
-  if (truthy(params.all) && params.vmid !== undefined) throw paramError({ all: "option conflicts with option 'vmid'" });
-  if (params.exclude !== undefined && params.vmid !== undefined) throw paramError({ exclude: "option conflicts with option 'vmid'" });
-  if (params.pool !== undefined && params.vmid !== undefined) throw paramError({ pool: "option conflicts with option 'vmid'" });
   if (params.stdout !== undefined && truthy(params.stdout)) throw paramError({ stdout: "option is only allowed on the command line interface." });
-  const all = truthy(params.all) || (params.exclude !== undefined && params.pool === undefined);
-  if (!(all || truthy(params.stop) || params.pool !== undefined) && params.vmid === undefined) throw paramError({ vmid: "property is missing" });
+  verifyParameters(params, true);
+  const all = truthy(params.all);
   const byNode = includedGuests(ctx);
   const local = [...(byNode.get(node.name) ?? []), ...(byNode.get("") ?? [])];
   const skipped = [...byNode.entries()].filter(([n]) => n !== node.name && n !== "").flatMap(([, ids]) => ids).sort((a, b) => a - b);
@@ -168,14 +177,111 @@ function listJobs(ctx: CallContext): unknown[] {
   const now = epoch();
   return ctx.sim.state.backupJobs.map((job) => {
     const next = nextRun(job.schedule, now);
-    return { ...job, ...(next !== undefined ? { "next-run": next } : {}) };
+    return { ...decodeJob(job), ...(next !== undefined ? { "next-run": next } : {}) };
   });
 }
 
 function readJob(ctx: CallContext): unknown {
   const job = ctx.sim.state.backupJobs.find((j) => j.id === ctx.params.id);
   if (!job) throw paramError({ id: `No such job '${ctx.params.id}'` });
-  return { ...job };
+  return decodeJob(job);
+}
+
+const ALL_DAYS = "mon,tue,wed,thu,fri,sat,sun";
+
+/** The job options of a create or update call, typed as jobs.cfg keeps them (booleans 1/0). */
+function jobOptions(ctx: CallContext): Record<string, string | number> {
+  const schema = (ctx.endpoint.parameters.properties ?? {}) as Record<string, { type?: string }>;
+  const out: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(ctx.params)) {
+    if (key === "id" || key === "delete" || value === undefined) continue;
+    const type = schema[key]?.type;
+    out[key] = type === "boolean" ? (truthy(value) ? 1 : 0) : type === "integer" ? Number(value) : String(value);
+  }
+  return out;
+}
+
+/** $schedule_param_check: the deprecated starttime and dow become a schedule. */
+function scheduleCheck(opts: Record<string, string | number>, required: boolean): void {
+  if (opts.schedule !== undefined) {
+    if (opts.starttime !== undefined) throw paramError({ starttime: "'starttime' and 'schedule' cannot both be set" });
+  } else if (opts.starttime === undefined) {
+    if (required) throw paramError({ schedule: "neither 'starttime' nor 'schedule' were set" });
+  } else {
+    const dow = opts.dow === undefined ? undefined : splitList(String(opts.dow)).join(",");
+    opts.schedule = !dow || dow === ALL_DAYS ? String(opts.starttime) : `${dow} ${opts.starttime}`;
+  }
+  delete opts.starttime;
+  delete opts.dow;
+}
+
+/** assert_param_permission_common/_create/_update: what only root@pam may set, and the storage a job writes to. */
+function checkJobPermissions(ctx: CallContext, opts: Record<string, unknown>, storage: string | undefined): void {
+  const authid = ctx.authid ?? "";
+  if (authid === "root@pam") return;
+  for (const key of ["tmpdir", "dumpdir", "script", "job-id"]) if (opts[key] !== undefined) throw paramError({ [key]: "Only root may set this option." });
+  if (storage !== undefined) checkPrivileges(ctx.sim.access, authid, `/storage/${storage}`, ["Datastore.Allocate"]);
+}
+
+/** A pool selection: the pool must exist and the caller may back up its guests. */
+function checkPool(ctx: CallContext, pool: unknown): void {
+  if (pool === undefined) return;
+  if (!poolsOf(ctx.sim.state).some((p) => p.poolid === String(pool))) throw permError(`pool '${pool}' does not exist`);
+  checkPrivileges(ctx.sim.access, ctx.authid ?? "", `/pool/${pool}`, ["VM.Backup"]);
+}
+
+/** POST /cluster/backup (PVE::API2::Backup create_job). Without an id PVE makes up a UUID and does not say which. */
+function createJob(ctx: CallContext): null {
+  const opts = jobOptions(ctx);
+  checkJobPermissions(ctx, opts, opts.dumpdir === undefined ? String(opts.storage ?? "local") : undefined);
+  checkPool(ctx, opts.pool);
+  scheduleCheck(opts, true);
+  if (opts.enabled === undefined) opts.enabled = 1;
+  const id = ctx.params.id === undefined ? randomUUID() : String(ctx.params.id);
+  const jobs = ctx.sim.state.backupJobs;
+  if (jobs.some((j) => j.id === id)) throw die(`Job '${id}' already exists`);
+  verifyParameters(opts, true);
+  jobs.push({ ...opts, id, type: "vzdump", schedule: String(opts.schedule), enabled: Number(opts.enabled) });
+  return null;
+}
+
+/** PUT /cluster/backup/{id} (update_job): set and delete options; a new selection replaces the old one. */
+function updateJob(ctx: CallContext): null {
+  const id = String(ctx.params.id);
+  const opts = jobOptions(ctx);
+  const deleted = ctx.params.delete === undefined ? [] : splitList(String(ctx.params.delete));
+  checkJobPermissions(ctx, opts, opts.storage === undefined ? (deleted.includes("storage") ? "local" : undefined) : String(opts.storage));
+  checkPool(ctx, opts.pool);
+  scheduleCheck(opts, false);
+  if (!Object.keys(opts).length && !deleted.length) throw die("no options specified");
+  verifyParameters(opts, false);
+  const job = ctx.sim.state.backupJobs.find((j) => j.id === id);
+  if (!job) throw die("no such vzdump job");
+  if (job.dumpdir !== undefined && ctx.authid !== "root@pam") throw die("only root@pam may edit jobs with a 'dumpdir' option.");
+  checkJobPermissions(ctx, {}, String(job.storage ?? "local"));
+  const vzdumpOptions = ctx.sim.catalog.byTemplate("POST", "/nodes/{node}/vzdump")?.parameters.properties as Record<string, unknown>;
+  for (const key of deleted) {
+    const isOption = Object.hasOwn(vzdumpOptions, key) && key !== "job-id" && key !== "stdout";
+    if (!isOption && key !== "comment" && key !== "repeat-missed") throw paramError({ delete: `unknown option '${key}'` });
+    delete job[key];
+  }
+  Object.assign(job, opts);
+  if (job.exclude !== undefined && job.pool === undefined) job.all = 1;
+  const drop = (...keys: string[]) => keys.forEach((k) => delete job[k]);
+  if (opts.vmid !== undefined) drop("all", "exclude", "pool");
+  else if (truthy(opts.all)) drop("vmid", "pool");
+  else if (truthy(job.pool)) drop("vmid", "all", "exclude");
+  verifyParameters(job, true);
+  return null;
+}
+
+/** DELETE /cluster/backup/{id}: the job goes; its backups stay on their storages. */
+function deleteJob(ctx: CallContext): null {
+  const id = String(ctx.params.id);
+  const jobs = ctx.sim.state.backupJobs;
+  if (!jobs.some((j) => j.id === id)) throw paramError({ id: `No such job '${id}'` });
+  ctx.sim.state.backupJobs = jobs.filter((j) => j.id !== id);
+  return null;
 }
 
 /** PUT /pools: adds guests (and storages) to a pool, or removes them with delete=1. */
@@ -219,7 +325,10 @@ function updatePool(ctx: CallContext): null {
 export const backupRoutes: RouteTable = {
   "POST /nodes/{node}/vzdump": vzdump,
   "GET /cluster/backup": listJobs,
+  "POST /cluster/backup": createJob,
   "GET /cluster/backup/{id}": readJob,
+  "PUT /cluster/backup/{id}": updateJob,
+  "DELETE /cluster/backup/{id}": deleteJob,
   "PUT /pools": updatePool,
   "PUT /pools/{poolid}": updatePool,
 };

@@ -4,9 +4,9 @@
  */
 import { createHash } from "node:crypto";
 import type { CallContext, Handler, RouteTable } from "../context.ts";
-import { die } from "../errors.ts";
-import { enforceState, haOf, queueMove, sidVmid, type HaResource, type HaState, type ReplicationJob } from "../ha.ts";
-import { hasPrivileges } from "../permissions.ts";
+import { die, paramError, permError } from "../errors.ts";
+import { enforceState, haOf, queueMove, replicatableVolumes, runSoon, sidVmid, type HaResource, type HaState, type ReplicationJob } from "../ha.ts";
+import { checkPrivileges, hasPrivileges } from "../permissions.ts";
 import { truthy } from "../../shared/pve-schema/schema.ts";
 import { epoch, findNode, isQuorate, type SimState } from "../state.ts";
 
@@ -191,45 +191,167 @@ function currentStatus({ sim }: CallContext): unknown[] {
 
 /** Replication jobs the caller may see (VM.Audit on the guest), as in the replication.cfg index. */
 function visibleJobs(ctx: CallContext): ReplicationJob[] {
-  return haOf(ctx.sim.state).replication.filter(
-    (j) => ctx.authid !== undefined && hasPrivileges(ctx.sim.access, ctx.authid, `/vms/${j.guest}`, ["VM.Audit"]),
-  );
+  return haOf(ctx.sim.state).replication.filter((j) => canAudit(ctx, j));
+}
+
+function canAudit(ctx: CallContext, j: ReplicationJob): boolean {
+  return ctx.authid !== undefined && hasPrivileges(ctx.sim.access, ctx.authid, `/vms/${j.guest}`, ["VM.Audit"]);
 }
 
 function jobConfig(ctx: CallContext, j: ReplicationJob): Record<string, unknown> {
   const g = ctx.sim.state.guests.get(j.guest);
-  return { id: j.id, type: "local", guest: j.guest, jobnum: j.jobnum, target: j.target, schedule: j.schedule, ...(g ? { source: g.node } : {}), ...(j.comment ? { comment: j.comment } : {}) };
+  const options = { schedule: j.schedule, rate: j.rate, comment: j.comment, disable: j.disable ? 1 : undefined, remove_job: j.removeJob };
+  return { id: j.id, type: "local", guest: j.guest, jobnum: j.jobnum, target: j.target, ...(g ? { source: g.node } : {}), ...defined(options) };
+}
+
+/** Options as replication.cfg holds them: only those that are set. */
+function defined(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+/** The next event of a "*\/N" schedule after `after` (PVE::CalendarEvent::compute_next_event); other schedules as every 15 minutes. */
+function nextEvent(schedule: string | undefined, after: number): number {
+  const interval = Number(/^\*\/(\d+)$/.exec(schedule ?? "*/15")?.[1] ?? 15) * 60;
+  return after - (after % interval) + interval;
 }
 
 /** PVE::ReplicationState::job_status: the config plus the state of the last run and the next one. */
 function jobStatus(ctx: CallContext, j: ReplicationJob): Record<string, unknown> {
-  const g = ctx.sim.state.guests.get(j.guest);
-  const interval = Number(/^\*\/(\d+)$/.exec(j.schedule)?.[1] ?? 15) * 60;
-  const base = j.failCount ? j.lastTry + Math.min(1800, 300 * 2 ** (j.failCount - 1)) : j.lastSync + interval;
+  const { state } = ctx.sim;
+  const g = state.guests.get(j.guest);
+  const fc = j.failCount;
+  const targetUp = findNode(state, j.target)?.online ?? false;
+  const next = j.removeJob ? 1 : fc ? (targetUp ? j.lastTry + 60 * (fc <= 3 ? 5 * fc : 30) : 0) : nextEvent(j.schedule, j.lastTry);
   return {
     ...jobConfig(ctx, j),
     vmtype: g?.type ?? "qemu",
     last_sync: j.lastSync,
     last_try: j.lastTry,
-    next_sync: base,
-    duration: j.duration,
-    fail_count: j.failCount,
+    next_sync: next,
+    fail_count: fc,
+    ...(j.lastTry ? { duration: j.duration } : {}),
     ...(j.error ? { error: j.error } : {}),
+    ...(j.pid ? { pid: j.pid } : {}),
   };
 }
 
-function nodeReplication(ctx: CallContext): unknown[] {
-  return visibleJobs(ctx)
+/** job_status(1) on a node: the jobs of the guests that run there, disabled ones included. */
+function nodeJobs(ctx: CallContext): ReplicationJob[] {
+  return haOf(ctx.sim.state).replication
     .filter((j) => ctx.sim.state.guests.get(j.guest)?.node === ctx.node.name)
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+function nodeReplication(ctx: CallContext): unknown[] {
+  return nodeJobs(ctx)
     .filter((j) => ctx.params.guest === undefined || j.guest === Number(ctx.params.guest))
-    .sort((a, b) => (a.id < b.id ? -1 : 1))
+    .filter((j) => canAudit(ctx, j))
     .map((j) => jobStatus(ctx, j));
 }
 
-function findJob(ctx: CallContext): ReplicationJob {
-  const job = visibleJobs(ctx).find((j) => j.id === ctx.params.id);
-  if (!job) throw die(`replication job '${ctx.params.id}' does not exist`);
+/** A job by id from `jobs`, then the caller's VM.Audit on its guest (raise_perm_exc), as read and job_status do. */
+function readableJob(ctx: CallContext, jobs: ReplicationJob[]): ReplicationJob {
+  const job = jobs.find((j) => j.id === ctx.params.id);
+  if (!job) throw die(`no such replication job '${ctx.params.id}'`);
+  if (!canAudit(ctx, job)) throw permError();
   return job;
+}
+
+/** PVE::ReplicationConfig::parse_replication_job_id, then the VM.Replicate check every write makes first. */
+function writableJobId(ctx: CallContext): { id: string; guest: number; jobnum: number } {
+  const id = String(ctx.params.id);
+  const [guest, jobnum] = id.split("-").map(Number);
+  checkPrivileges(ctx.sim.access, ctx.authid ?? "", `/vms/${guest}`, ["VM.Replicate"]);
+  return { id, guest, jobnum };
+}
+
+/** POST /cluster/replication: PVE::API2::ReplicationConfig->create. */
+function createJob(ctx: CallContext): null {
+  const { sim, params } = ctx;
+  const { state } = sim;
+  const { id, guest, jobnum } = writableJobId(ctx);
+  const g = state.guests.get(guest);
+  if (!g) throw die(`Guest '${guest}' does not exist.`);
+  const target = String(params.target);
+  if (!findNode(state, target)) throw die(`Target '${target}' does not exist.`);
+  if (params.source !== undefined && params.source !== g.node) throw die(`Source '${params.source}' does not match current node of guest '${guest}' (${g.node})`);
+  if (target === g.node) throw die("Source and target must not be identical");
+  try {
+    if (!replicatableVolumes(state, g).length) throw new Error("No replicatable volumes found");
+  } catch (err) {
+    throw die((err as Error).message);
+  }
+  const model = haOf(state);
+  if (model.replication.some((j) => j.id === id)) throw die(`replication job '${id}' already exists`);
+  // PVE::ReplicationConfig::write_config: one job per guest and target.
+  if (model.replication.some((j) => j.guest === guest && j.target === target)) throw die(`replication job for guest '${guest}' to target 'local/${target}' already exists`);
+  const job: ReplicationJob = { id, guest, jobnum, target, lastSync: 0, lastTry: 0, duration: 0, failCount: 0 };
+  Object.assign(job, jobOptions(params));
+  model.replication.push(job);
+  runSoon(state, id);
+  return null;
+}
+
+/** The optional options of the 'local' plugin and where the model keeps them (source follows the guest here). */
+const deletable: Record<string, keyof ReplicationJob | undefined> = { schedule: "schedule", rate: "rate", comment: "comment", disable: "disable", remove_job: "removeJob", source: undefined };
+
+/** The options of a create or update call, typed as the model keeps them. */
+function jobOptions(params: Record<string, unknown>): Partial<ReplicationJob> {
+  const out: Partial<ReplicationJob> = {};
+  if (params.schedule !== undefined) out.schedule = String(params.schedule);
+  if (params.rate !== undefined) out.rate = Number(params.rate);
+  if (params.comment !== undefined) out.comment = String(params.comment);
+  if (params.disable !== undefined) out.disable = truthy(params.disable);
+  if (params.remove_job !== undefined) out.removeJob = params.remove_job as "local" | "full";
+  return out;
+}
+
+/** PUT /cluster/replication/{id}: options set, then the ones in `delete` removed. */
+function updateJob(ctx: CallContext): null {
+  const { sim, params } = ctx;
+  const { id } = writableJobId(ctx);
+  const model = haOf(sim.state);
+  if (params.digest !== undefined && params.digest !== digestOf(model.replication)) throw die("detected modified configuration - file changed by other user? Try again.");
+  const job = model.replication.find((j) => j.id === id);
+  if (!job) throw die(`no such job '${id}'`);
+  const wasDisabled = job.disable;
+  Object.assign(job, jobOptions(params));
+  for (const key of params.delete === undefined ? [] : String(params.delete).split(/[,;\s]+/).filter(Boolean)) {
+    if (key === "target") throw die(`unable to delete required option '${key}'`);
+    if (!(key in deletable)) throw die(`no such option '${key}'`);
+    const field = deletable[key];
+    if (field) delete job[field];
+  }
+  if (wasDisabled && !job.disable && (job.removeJob || !job.lastTry)) runSoon(sim.state, id);
+  return null;
+}
+
+/** DELETE /cluster/replication/{id}: marks the job; its next run removes it (force: drops the entry, no cleanup). */
+function deleteJob(ctx: CallContext): null {
+  const { sim, params } = ctx;
+  const { id } = writableJobId(ctx);
+  const model = haOf(sim.state);
+  if (truthy(params.force)) {
+    if (truthy(params.keep)) throw paramError({ keep: "conflicts with parameter 'force'" });
+    model.replication = model.replication.filter((j) => j.id !== id);
+    return null;
+  }
+  const job = model.replication.find((j) => j.id === id);
+  if (!job) throw die(`no such job '${id}'`);
+  job.removeJob = truthy(params.keep) ? "local" : "full";
+  runSoon(sim.state, id);
+  return null;
+}
+
+/** POST .../schedule_now: PVE::ReplicationState::schedule_job_now sets last_try to 0 on the node that runs the guest. */
+function scheduleNow(ctx: CallContext): null {
+  const { id } = writableJobId(ctx);
+  const job = haOf(ctx.sim.state).replication.find((j) => j.id === id);
+  if (!job) throw die(`no such replication job '${id}'`);
+  if (ctx.sim.state.guests.get(job.guest)?.node !== ctx.node.name) return null;
+  job.lastTry = 0;
+  runSoon(ctx.sim.state, id);
+  return null;
 }
 
 const index = (names: string[], key = "name"): Handler => () => names.map((name) => ({ [key]: name }));
@@ -248,7 +370,11 @@ export const haRoutes: RouteTable = {
   "GET /cluster/ha/status": index(["current", "manager_status"]),
   "GET /cluster/ha/status/current": currentStatus,
   "GET /cluster/replication": (ctx) => visibleJobs(ctx).map((j) => jobConfig(ctx, j)),
-  "GET /cluster/replication/{id}": (ctx) => ({ ...jobConfig(ctx, findJob(ctx)), digest: digestOf(haOf(ctx.sim.state).replication) }),
+  "POST /cluster/replication": createJob,
+  "GET /cluster/replication/{id}": (ctx) => ({ ...jobConfig(ctx, readableJob(ctx, haOf(ctx.sim.state).replication)), digest: digestOf(haOf(ctx.sim.state).replication) }),
+  "PUT /cluster/replication/{id}": updateJob,
+  "DELETE /cluster/replication/{id}": deleteJob,
   "GET /nodes/{node}/replication": nodeReplication,
-  "GET /nodes/{node}/replication/{id}/status": (ctx) => jobStatus(ctx, findJob(ctx)),
+  "GET /nodes/{node}/replication/{id}/status": (ctx) => jobStatus(ctx, readableJob(ctx, nodeJobs(ctx))),
+  "POST /nodes/{node}/replication/{id}/schedule_now": scheduleNow,
 };

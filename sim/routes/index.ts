@@ -18,9 +18,10 @@ import { guestRoutes } from "./guests.ts";
 import { haRoutes } from "./ha.ts";
 import { nodeSystemRoutes } from "./node-system.ts";
 import { nodeRoutes } from "./nodes.ts";
+import { poolRoutes } from "./pools.ts";
 import { snapshotRoutes } from "./snapshots.ts";
 import { storageContentRoutes } from "./storage-content.ts";
 import { taskRoutes } from "./tasks.ts";
 
 export const routes: RouteTable = { ...accessRoutes, ...accessWriteRoutes, ...clusterRoutes, ...clusterTaskRoutes, ...guestAgentExecRoutes, ...nodeRoutes, ...guestRoutes, ...taskRoutes, ...clusterInfoRoutes, ...nodeSystemRoutes, ...haRoutes, ...firewallRoutes, ...guestAgentRoutes,
-  ...guestConfigRoutes, ...guestLifecycleRoutes, ...snapshotRoutes, ...storageContentRoutes, ...backupRoutes };
+  ...guestConfigRoutes, ...guestLifecycleRoutes, ...snapshotRoutes, ...storageContentRoutes, ...backupRoutes, ...poolRoutes };

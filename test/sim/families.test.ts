@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { firewallOf } from "../../sim/firewall.ts";
 import { guestAgentOf } from "../../sim/guest-agent.ts";
+import { haOf } from "../../sim/ha.ts";
 import { openSimulator, type SimClient } from "./client.ts";
 
 let c: SimClient;
@@ -66,10 +67,36 @@ describe("HA and replication", () => {
     expect((await c.call("GET", "/cluster/ha/resources/vm-100")).json.errors).toEqual({ sid: "invalid format - value does not look like a valid ha resource id\n" });
   });
 
-  it("lists a node's replication jobs with their state", async () => {
+  it("lists a node's replication jobs with their state; a job's status only on its guest's node", async () => {
     const jobs = (await c.call("GET", "/nodes/pve2/replication")).json.data;
     expect(jobs).toEqual([expect.objectContaining({ id: "102-0", source: "pve2", target: "pve3", fail_count: 0, vmtype: "qemu" })]);
-    expect((await c.call("GET", "/nodes/pve1/replication/102-0/status")).json.data).toMatchObject({ id: "102-0" });
+    expect((await c.call("GET", "/nodes/pve2/replication/102-0/status")).json.data).toMatchObject({ id: "102-0" });
+    expect((await c.call("GET", "/nodes/pve1/replication/102-0/status")).json.message).toBe("no such replication job '102-0'\n");
+    expect((await c.call("GET", "/cluster/replication/102-9")).json.message).toBe("no such replication job '102-9'\n");
+  });
+
+  it("writes replication jobs with VM.Replicate on the guest, and runs a scheduled job a moment later", async () => {
+    const denied = await c.call("POST", "/cluster/replication", { form: { id: "203-0", type: "local", target: "pve3" }, ...ro() });
+    expect(denied.status).toBe(403);
+    expect(denied.json.message).toBe("Permission check failed (/vms/203, VM.Replicate)\n");
+    expect((await c.call("POST", "/cluster/replication", { form: { id: "203-0", type: "local", target: "pve3", rate: "10" } })).status).toBe(200);
+    const job = () => haOf(c.sim.state).replication.find((j) => j.id === "203-0");
+    expect(job()).toMatchObject({ guest: 203, jobnum: 0, target: "pve3", rate: 10, lastSync: 0 });
+    await vi.waitFor(() => expect(job()!.lastSync).toBeGreaterThan(0));
+    expect((await c.call("GET", "/cluster/replication/203-0")).json.data).toMatchObject({ id: "203-0", type: "local", guest: 203, source: "pve2", rate: 10 });
+    const deleteTarget = await c.call("PUT", "/cluster/replication/203-0", { form: { delete: "target" } });
+    expect(deleteTarget.json.message).toBe("unable to delete required option 'target'\n");
+    expect((await c.call("PUT", "/cluster/replication/203-0", { form: { disable: "1", delete: "rate" } })).status).toBe(200);
+    expect(job()).toMatchObject({ disable: true });
+    expect(job()!.rate).toBeUndefined();
+    expect((await c.call("POST", "/nodes/pve2/replication/203-0/schedule_now")).status).toBe(200);
+    expect(job()!.lastTry).toBe(0);
+    // pvescheduler skips a disabled job, even one marked for removal.
+    expect((await c.call("DELETE", "/cluster/replication/203-0")).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(job()).toMatchObject({ removeJob: "full", lastTry: 0 });
+    expect((await c.call("PUT", "/cluster/replication/203-0", { form: { delete: "disable" } })).status).toBe(200);
+    await vi.waitFor(() => expect(job()).toBeUndefined());
   });
 });
 

@@ -1,0 +1,49 @@
+/**
+ * Creating and deleting resource pools, after pve-manager PVE/API2/Pool.pm create_pool and delete_pool
+ * (nested pools since PVE 8.1: "parent/child"; DELETE /pools/{poolid} is the deprecated form).
+ * PVE::AccessControl::lock_user_config prefixes what dies inside it with the action that failed.
+ * Membership changes (PUT /pools) live with the backup routes, whose vzdump reads pools.
+ */
+import type { CallContext, RouteTable } from "../context.ts";
+import { die } from "../errors.ts";
+import { poolsOf } from "../pools.ts";
+
+function createPool({ sim, params }: CallContext): null {
+  const pools = poolsOf(sim.state);
+  const poolid = String(params.poolid);
+  const failed = (why: string) => die(`create pool failed: ${why}`);
+  if (pools.some((p) => p.poolid === poolid)) throw failed(`pool '${poolid}' already exists`);
+  const nested = /^(.*)\/([^/]+)$/.exec(poolid);
+  if (nested && !pools.some((p) => p.poolid === nested[1])) throw failed(`parent '${nested[1]}' of pool '${poolid}' does not exist`);
+  if (!/^[A-Za-z]/.test(nested ? nested[2] : poolid)) throw failed("pool name must start with a letter");
+  pools.push({ poolid, ...(params.comment ? { comment: String(params.comment) } : {}), vmids: [], storages: [] });
+  // user.cfg keeps pools in a hash; GET /pools lists them sorted.
+  pools.sort((a, b) => (a.poolid < b.poolid ? -1 : 1));
+  return null;
+}
+
+/** Only an empty pool goes (members whose guest or storage is gone do not count), and its ACL entries with it. */
+function deletePool({ sim, params }: CallContext): null {
+  const { state } = sim;
+  const pools = poolsOf(state);
+  const poolid = String(params.poolid);
+  const failed = (why: string) => die(`delete pool failed: ${why}`);
+  const pool = pools.find((p) => p.poolid === poolid);
+  if (!pool) throw failed(`pool '${poolid}' does not exist`);
+  const child = pools.map((p) => p.poolid).find((id) => id.startsWith(`${poolid}/`) && !id.slice(poolid.length + 1).includes("/"));
+  if (child) throw failed(`pool '${poolid}' is not empty (contains pool '${child}')`);
+  // Perl's sort keys: vmids in string order.
+  const vmid = pool.vmids.map(String).sort().find((v) => state.guests.has(Number(v)));
+  if (vmid) throw failed(`pool '${poolid}' is not empty (contains VM ${vmid})`);
+  const storage = [...pool.storages].sort().find((id) => state.storages.some((s) => s.id === id));
+  if (storage) throw failed(`pool '${poolid}' is not empty (contains storage '${storage}')`);
+  pools.splice(pools.indexOf(pool), 1);
+  sim.access.acl = sim.access.acl.filter((e) => e.path !== `/pool/${poolid}`);
+  return null;
+}
+
+export const poolRoutes: RouteTable = {
+  "POST /pools": createPool,
+  "DELETE /pools": deletePool,
+  "DELETE /pools/{poolid}": deletePool,
+};
