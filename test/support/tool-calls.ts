@@ -54,5 +54,18 @@ export function useToolStack(opts: StackOptions) {
       return client!;
     },
     guest: (vmid: number) => stack!.sim.state.guests.get(vmid),
+    /** A client with only proxmox:read neither sees `name` in tools/list nor may call it (the call names the scope). */
+    async expectHiddenFromReader(name: string, args: Record<string, unknown>): Promise<void> {
+      const reader = await stack!.client(["proxmox:read"]);
+      try {
+        expect((await reader.listTools()).tools.map((t) => t.name)).not.toContain(name);
+        const r = (await reader.callTool({ name, arguments: args })) as ToolResult;
+        expect(r.isError).toBe(true);
+        expect(r._meta?.code).toBe("missing_scope");
+        expect(resultText(r)).toContain("proxmox:write");
+      } finally {
+        await reader.close();
+      }
+    },
   };
 }
