@@ -8,7 +8,7 @@ import { implement, type ToolContext } from "./registry.ts";
 import { nodesReply, parseReply, resourcesReply, upidReply } from "./replies.ts";
 import { storageContent, type contentReply } from "./storage.ts";
 import { followTask, type TaskOutcome, type WaitOptions } from "./tasks.ts";
-import { num } from "./values.ts";
+import { num, refuseStray } from "./values.ts";
 
 /** A /cluster/backup job; PVE 9 returns prune-backups (and fleecing, performance) as objects, older versions as property strings. */
 const jobRow = z.looseObject({ id: z.string(), schedule: z.string().optional(), enabled: num.optional(), storage: z.string().optional(), mode: z.string().optional(),
@@ -95,6 +95,18 @@ async function readJob(ctx: ToolContext, id: string): Promise<JobRow> {
   return found ?? parseReply(jobRow, await ctx.pve.request("GET", `/cluster/backup/${encodeURIComponent(id)}`, {}, ctx), `GET /cluster/backup/${id}`);
 }
 
+/**
+ * Starts vzdump on `node` and journals its task; undefined when the node holds none of the guests
+ * (vzdump then answers "OK" without a task).
+ */
+async function startVzdump(ctx: ToolContext, node: string, params: Record<string, unknown>): Promise<string | undefined> {
+  const reply = await ctx.pve.request("POST", `/nodes/${node}/vzdump`, params, ctx);
+  if (reply === "OK") return undefined;
+  const upid = parseReply(upidReply, reply, `POST /nodes/${node}/vzdump`);
+  ctx.note({ upid });
+  return upid;
+}
+
 /** Follows started tasks one after the other within one wait budget. */
 async function followAll<T extends TaskOutcome>(ctx: ToolContext, tasks: T[], args: WaitOptions): Promise<boolean> {
   const until = Date.now() + args.wait_seconds * 1000;
@@ -110,8 +122,7 @@ function checkJobArgs(args: JobArgs): void {
   const { action } = args;
   if (action !== "create" && !args.id) throw new ToolError("invalid_arguments", `${action} needs id, the job's id (backup_info action=jobs lists them)`);
   const allowed: readonly string[] = action === "update" ? settings : action === "create" ? settings.filter((k) => k !== "delete") : [];
-  const stray = settings.filter((k) => args[k] !== undefined && !allowed.includes(k));
-  if (stray.length) throw new ToolError("invalid_arguments", `${stray.join(", ")} do not apply to ${action}${action === "run" ? ": run uses the job's stored settings" : ""}`);
+  refuseStray(args, settings, allowed, action, action === "run" ? ": run uses the job's stored settings" : "");
 }
 
 /** The job properties given, in PVE's names; `options` carries the others and yields to the named arguments. */
@@ -157,12 +168,8 @@ async function runJob(ctx: ToolContext, args: JobArgs, job: JobRow) {
   const failures: Array<{ node: string; err: unknown }> = [];
   for (const node of nodes) {
     try {
-      const reply = await ctx.pve.request("POST", `/nodes/${node}/vzdump`, params, ctx);
-      // vzdump answers "OK" without a task on a node that holds none of the guests.
-      if (reply === "OK") continue;
-      const upid = parseReply(upidReply, reply, `POST /nodes/${node}/vzdump`);
-      ctx.note({ upid });
-      tasks.push({ node, upid, status: "running" });
+      const upid = await startVzdump(ctx, node, params);
+      if (upid) tasks.push({ node, upid, status: "running" });
     } catch (err) {
       failures.push({ node, err });
     }
@@ -197,12 +204,8 @@ export const backupTools = [
     const tasks: Array<{ node: string; vmids: number[] } & TaskOutcome> = [];
     for (const job of jobs) {
       const params = { ...common, ...(args.all ? { all: 1 } : { vmid: job.vmids.join(",") }) };
-      const reply = await ctx.pve.request("POST", `/nodes/${job.node}/vzdump`, params, ctx);
-      // vzdump answers "OK" without a task when none of the guests is on that node.
-      if (reply === "OK") continue;
-      const upid = parseReply(upidReply, reply, `POST /nodes/${job.node}/vzdump`);
-      ctx.note({ upid });
-      tasks.push({ ...job, upid, status: "running" });
+      const upid = await startVzdump(ctx, job.node, params);
+      if (upid) tasks.push({ ...job, upid, status: "running" });
     }
     const done = await followAll(ctx, tasks, args);
     const backups: Awaited<ReturnType<typeof listBackups>> = [];

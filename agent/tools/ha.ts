@@ -5,7 +5,7 @@ import { defined, locate } from "./guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { parseReply } from "./replies.ts";
 import { jobStatusRow, nextSync, stateOf } from "./replication.ts";
-import { compact, flag, num, pveGet } from "./values.ts";
+import { compact, flag, num, pveGet, refuseStray } from "./values.ts";
 
 const statusRow = z.looseObject({ id: z.string(), type: z.string(), node: z.string().optional(), status: z.string(), sid: z.string().optional(), state: z.string().optional(), crm_state: z.string().optional(), request_state: z.string().optional(), quorate: flag.optional() });
 const resourceRow = z.looseObject({ sid: z.string(), type: z.string().optional(), state: z.string().optional(), max_restart: num.optional(), max_relocate: num.optional(), failback: flag.optional(), group: z.string().optional(), comment: z.string().optional() });
@@ -50,8 +50,7 @@ function checkArgs(args: HaResourceArgs): void {
   const moving = action === "migrate" || action === "relocate";
   if (moving && !args.node) throw new ToolError("invalid_arguments", `${action} needs node, the target node`);
   if (!moving && args.node) throw new ToolError("invalid_arguments", `node is the target of migrate and relocate; ${action} finds the guest by vmid`);
-  const stray = [...configKeys, "digest" as const].filter((k) => args[k] !== undefined && !allowed[action].includes(k));
-  if (stray.length) throw new ToolError("invalid_arguments", `${stray.join(", ")} do not apply to ${action}`);
+  refuseStray(args, [...configKeys, "digest"], allowed[action], action);
   if (action === "update" && !configKeys.some((k) => args[k] !== undefined)) throw new ToolError("invalid_arguments", `update needs at least one of ${configKeys.join(", ")}`);
 }
 

@@ -9,7 +9,7 @@ import { replicationJob } from "../../shared/tools/ha.ts";
 import { bool, defined, locate } from "./guests.ts";
 import { implement, type ToolContext } from "./registry.ts";
 import { abortableSleep } from "./tasks.ts";
-import { compact, flag, num, pveGet } from "./values.ts";
+import { compact, flag, num, pveGet, refuseStray } from "./values.ts";
 
 const jobConfig = z.looseObject({
   id: z.string(),
@@ -80,8 +80,7 @@ const allowed: Record<Args["action"], readonly string[]> = {
 /** Arguments that mean nothing for the action are refused, so a mistaken call changes nothing. */
 function checkArgs(args: Args): void {
   const { action } = args;
-  const stray = ["target", ...settings, "keep", "force"].filter((k) => args[k as keyof Args] !== undefined && !allowed[action].includes(k));
-  if (stray.length) throw new ToolError("invalid_arguments", `${stray.join(", ")} do not apply to ${action}`);
+  refuseStray(args, ["target", ...settings, "keep", "force"], allowed[action], action);
   if (action === "create" && !args.target) throw new ToolError("invalid_arguments", "create needs target, the node that receives the replica");
   if (action === "update" && !settings.some((k) => args[k] !== undefined)) throw new ToolError("invalid_arguments", `update needs at least one of ${settings.join(", ")}`);
 }

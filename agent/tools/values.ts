@@ -3,6 +3,7 @@
  * PVE's loosely typed values, ISO times, and keeping answers under the size a client can carry.
  */
 import { z } from "zod";
+import { ToolError } from "../../shared/errors.ts";
 import type { ToolContext } from "./registry.ts";
 import { parseReply } from "./replies.ts";
 
@@ -43,6 +44,16 @@ export function fitNewest(lines: string[], budget = ANSWER_BUDGET): { lines: str
 /** Drops undefined values, so optional output fields stay absent rather than null. */
 export function compact<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null)) as T;
+}
+
+/**
+ * Refuses arguments that mean nothing for the action a call names, so a mistaken call changes nothing:
+ * of `keys`, those given but not in `allowed`. `why` ends the message when the reason is not obvious.
+ */
+export function refuseStray(args: object, keys: readonly string[], allowed: readonly string[], action: string, why = ""): void {
+  const given = args as Record<string, unknown>;
+  const stray = keys.filter((k) => given[k] !== undefined && !allowed.includes(k));
+  if (stray.length) throw new ToolError("invalid_arguments", `${stray.join(", ")} do not apply to ${action}${why}`);
 }
 
 /** GET on the agent's PVE endpoint, the reply checked against `schema`. */

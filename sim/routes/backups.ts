@@ -1,7 +1,6 @@
 /**
  * Backups: POST /nodes/{node}/vzdump (after pve-manager PVE/API2/VZDump.pm and PVE/VZDump.pm), the
- * backup jobs of /cluster/backup with their create, update and delete (PVE/API2/Backup.pm) and pool
- * membership changes (PUT /pools, after PVE/API2/Pool.pm update_pool), which vzdump's `pool` selection reads.
+ * backup jobs of /cluster/backup with their create, update and delete (PVE/API2/Backup.pm).
  */
 import { randomUUID } from "node:crypto";
 import { decodeJob, progressLines } from "../backups.ts";
@@ -284,44 +283,6 @@ function deleteJob(ctx: CallContext): null {
   return null;
 }
 
-/** PUT /pools: adds guests (and storages) to a pool, or removes them with delete=1. */
-function updatePool(ctx: CallContext): null {
-  const { params, sim } = ctx;
-  const poolid = String(params.poolid);
-  const pools = poolsOf(sim.state);
-  const wrap = (msg: string): never => {
-    throw die(`update pools failed: ${msg}`);
-  };
-  const pool = pools.find((p) => p.poolid === poolid);
-  if (!pool) return wrap(`pool '${poolid}' does not exist`);
-  if (params.comment !== undefined) pool.comment = String(params.comment);
-  const remove = truthy(params.delete);
-  for (const vmid of params.vms === undefined ? [] : splitList(String(params.vms)).map(Number)) {
-    if (remove) {
-      if (!pool.vmids.includes(vmid)) wrap(`VM ${vmid} is not a pool member`);
-      pool.vmids = pool.vmids.filter((v) => v !== vmid);
-      continue;
-    }
-    if (pool.vmids.includes(vmid)) wrap(`VM ${vmid} is already a pool member`);
-    const other = pools.find((p) => p !== pool && p.vmids.includes(vmid));
-    if (other) {
-      if (!truthy(params["allow-move"])) wrap(`VM ${vmid} belongs already to pool '${other.poolid}' and 'allow-move' is not set`);
-      other.vmids = other.vmids.filter((v) => v !== vmid);
-    }
-    pool.vmids.push(vmid);
-  }
-  for (const storeid of params.storage === undefined ? [] : splitList(String(params.storage))) {
-    if (remove) {
-      if (!pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is not a pool member`);
-      pool.storages = pool.storages.filter((s) => s !== storeid);
-    } else {
-      if (pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is already a pool member`);
-      pool.storages.push(storeid);
-    }
-  }
-  return null;
-}
-
 export const backupRoutes: RouteTable = {
   "POST /nodes/{node}/vzdump": vzdump,
   "GET /cluster/backup": listJobs,
@@ -329,7 +290,5 @@ export const backupRoutes: RouteTable = {
   "GET /cluster/backup/{id}": readJob,
   "PUT /cluster/backup/{id}": updateJob,
   "DELETE /cluster/backup/{id}": deleteJob,
-  "PUT /pools": updatePool,
-  "PUT /pools/{poolid}": updatePool,
 };
 

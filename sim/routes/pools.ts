@@ -1,12 +1,13 @@
 /**
- * Creating and deleting resource pools, after pve-manager PVE/API2/Pool.pm create_pool and delete_pool
- * (nested pools since PVE 8.1: "parent/child"; DELETE /pools/{poolid} is the deprecated form).
+ * Resource pools, after pve-manager PVE/API2/Pool.pm: create_pool, update_pool (comment and membership) and
+ * delete_pool (nested pools since PVE 8.1: "parent/child"; the /pools/{poolid} forms are the deprecated ones).
  * PVE::AccessControl::lock_user_config prefixes what dies inside it with the action that failed.
- * Membership changes (PUT /pools) live with the backup routes, whose vzdump reads pools.
  */
 import type { CallContext, RouteTable } from "../context.ts";
 import { die } from "../errors.ts";
 import { poolsOf } from "../pools.ts";
+import { splitList } from "../../shared/pve-schema/formats.ts";
+import { truthy } from "../../shared/pve-schema/schema.ts";
 
 function createPool({ sim, params }: CallContext): null {
   const pools = poolsOf(sim.state);
@@ -19,6 +20,44 @@ function createPool({ sim, params }: CallContext): null {
   pools.push({ poolid, ...(params.comment ? { comment: String(params.comment) } : {}), vmids: [], storages: [] });
   // user.cfg keeps pools in a hash; GET /pools lists them sorted.
   pools.sort((a, b) => (a.poolid < b.poolid ? -1 : 1));
+  return null;
+}
+
+/** PUT /pools: adds guests (and storages) to a pool, or removes them with delete=1. */
+function updatePool(ctx: CallContext): null {
+  const { params, sim } = ctx;
+  const poolid = String(params.poolid);
+  const pools = poolsOf(sim.state);
+  const wrap = (msg: string): never => {
+    throw die(`update pools failed: ${msg}`);
+  };
+  const pool = pools.find((p) => p.poolid === poolid);
+  if (!pool) return wrap(`pool '${poolid}' does not exist`);
+  if (params.comment !== undefined) pool.comment = String(params.comment);
+  const remove = truthy(params.delete);
+  for (const vmid of params.vms === undefined ? [] : splitList(String(params.vms)).map(Number)) {
+    if (remove) {
+      if (!pool.vmids.includes(vmid)) wrap(`VM ${vmid} is not a pool member`);
+      pool.vmids = pool.vmids.filter((v) => v !== vmid);
+      continue;
+    }
+    if (pool.vmids.includes(vmid)) wrap(`VM ${vmid} is already a pool member`);
+    const other = pools.find((p) => p !== pool && p.vmids.includes(vmid));
+    if (other) {
+      if (!truthy(params["allow-move"])) wrap(`VM ${vmid} belongs already to pool '${other.poolid}' and 'allow-move' is not set`);
+      other.vmids = other.vmids.filter((v) => v !== vmid);
+    }
+    pool.vmids.push(vmid);
+  }
+  for (const storeid of params.storage === undefined ? [] : splitList(String(params.storage))) {
+    if (remove) {
+      if (!pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is not a pool member`);
+      pool.storages = pool.storages.filter((s) => s !== storeid);
+    } else {
+      if (pool.storages.includes(storeid)) wrap(`Storage '${storeid}' is already a pool member`);
+      pool.storages.push(storeid);
+    }
+  }
   return null;
 }
 
@@ -44,6 +83,8 @@ function deletePool({ sim, params }: CallContext): null {
 
 export const poolRoutes: RouteTable = {
   "POST /pools": createPool,
+  "PUT /pools": updatePool,
+  "PUT /pools/{poolid}": updatePool,
   "DELETE /pools": deletePool,
   "DELETE /pools/{poolid}": deletePool,
 };
